@@ -1,0 +1,375 @@
+"""Articles and the readers that turn article files into them.
+
+Two input formats (see the contract, section 1):
+
+* seed text files (``*.txt``): optional leading whitespace, the word ``date``, a date that
+  python-dateutil reads, then the article text;
+* JSON Lines (``*.jsonl``, ``*.jsonl.gz``): one object per line with ``id`` and ``body`` and
+  optional metadata.
+
+Readers never raise on bad input. They yield :class:`Article` for everything usable and
+:class:`Problem` for everything else (with path, line for JSONL, and reason); a problem is either
+``skipped`` (nothing was indexed from it) or a warning (the article was still indexed). The caller
+decides what to do with problems (report them, or fail under ``--strict``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import itertools
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dateutil import parser as dateparser
+
+FACETS = ("topics", "places", "people", "orgs")
+MAX_TITLE = 200
+SHORT_TITLE = 120
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    body: str
+    date: dt.date | None = None
+    url: str | None = None
+    source: str | None = None
+    topics: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+    people: tuple[str, ...] = ()
+    orgs: tuple[str, ...] = ()
+    path: str = field(default="", compare=False)
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of everything that is indexed, so ``--update`` can tell changed articles."""
+        payload = json.dumps(
+            [self.id, self.title, self.body, self.date.isoformat() if self.date else None,
+             self.url, self.source, self.topics, self.places, self.people, self.orgs],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    reason: str
+    line: int | None = None
+    skipped: bool = True
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.reason}"
+
+
+class DateError(ValueError):
+    pass
+
+
+# -- dates -------------------------------------------------------------------------------------
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DEFAULT_A = dt.datetime(1, 1, 1)
+_DEFAULT_B = dt.datetime(2, 2, 2)
+
+
+def parse_date(text: str) -> dt.date:
+    """Read one complete calendar date (year, month and day all given) with dateutil."""
+    text = text.strip()
+    if _ISO_DATE.fullmatch(text):
+        # The common case, without dateutil's general parser (a large share of read time).
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass  # e.g. 2020-02-30: let dateutil word the error
+    if not text or len(text) > 64:
+        raise DateError(f"unparseable date {text[:40]!r}")
+    try:
+        a = dateparser.parse(text, default=_DEFAULT_A)
+        b = dateparser.parse(text, default=_DEFAULT_B)
+    except (ValueError, OverflowError) as exc:
+        raise DateError(f"unparseable date {text!r}") from exc
+    if a.date() != b.date():
+        # A component fell back to the default, so the text did not name a whole date.
+        raise DateError(f"incomplete date {text!r} (needs year, month and day)")
+    return a.date()
+
+
+_HEADER = re.compile(r"\A\s*date\s+", re.IGNORECASE)
+_MAX_DATE_TOKENS = 6
+
+
+def split_date_header(text: str) -> tuple[dt.date, str]:
+    """Split ``date <date> <text>`` into the date and the rest.
+
+    The date may contain spaces (``24 Jan 2020``, ``January 24, 2020``), so the header is the
+    *shortest* run of words that is a complete date. Shortest, not longest: in ``2020-01-24 10
+    people died`` the ``10`` must not become an hour.
+    """
+    m = _HEADER.match(text)
+    if not m:
+        raise DateError("no date header (expected the word 'date' followed by a date)")
+    rest = text[m.end():]
+    words = list(itertools.islice(re.finditer(r"\S+", rest[:400]), _MAX_DATE_TOKENS))
+    first_error: DateError | None = None
+    for n in range(1, min(len(words), _MAX_DATE_TOKENS) + 1):
+        candidate = rest[: words[n - 1].end()]
+        try:
+            return parse_date(candidate), rest[words[n - 1].end():]
+        except DateError as exc:
+            first_error = first_error or exc
+    if first_error is None:
+        raise DateError("no date after the word 'date'")
+    raise first_error
+
+
+# -- titles ------------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s")
+
+
+def title_and_body(text: str) -> tuple[str, str]:
+    """Derive the title (contract §1) and the body from an article's text.
+
+    A short first line followed by a blank line is a headline: it becomes the title and the body
+    is what follows. Otherwise the title is the start of the first sentence and the body is the
+    whole text.
+    """
+    text = text.strip()
+    first, sep, rest = text.partition("\n")
+    if sep and len(first.strip()) <= MAX_TITLE and re.match(r"[ \t\r]*\n", rest):
+        return first.strip(), rest.strip()
+    return first_sentence_title(text), text
+
+
+def first_sentence_title(text: str) -> str:
+    flat = " ".join(text.split())
+    m = _SENTENCE_END.search(flat)
+    sentence = flat[: m.start()].rstrip() if m else flat
+    if len(sentence) <= SHORT_TITLE:
+        return sentence
+    cut = sentence[: SHORT_TITLE + 1]
+    space = cut.rfind(" ")
+    if space > SHORT_TITLE // 2:
+        cut = cut[:space]
+    else:
+        cut = cut[:SHORT_TITLE]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+# -- decoding ----------------------------------------------------------------------------------
+
+
+def decode(data: bytes, path: str, line: int | None = None) -> tuple[str | None, list[Problem]]:
+    """Decode UTF-8 (BOM tolerated); fall back to cp1252 only when that is lossless."""
+    if b"\x00" in data:
+        return None, [Problem(path, "binary content (NUL bytes)", line)]
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        where = f"invalid UTF-8 at byte {exc.start}"
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None, [Problem(path, f"{where}, and not valid cp1252 either", line)]
+    return text, [Problem(path, f"{where}; decoded as cp1252", line, skipped=False)]
+
+
+# -- readers -----------------------------------------------------------------------------------
+
+
+def read_text_file(path: Path, article_id: str, max_bytes: int) -> Iterator[Article | Problem]:
+    spath = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            yield Problem(spath, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
+            return
+        data = path.read_bytes()
+    except OSError as exc:
+        yield Problem(spath, f"cannot read: {exc.strerror or exc}")
+        return
+    text, problems = decode(data, spath)
+    yield from problems
+    if text is None:
+        return
+    try:
+        date, rest = split_date_header(text)
+    except DateError as exc:
+        yield Problem(spath, str(exc))
+        return
+    if not rest.strip():
+        yield Problem(spath, "empty text after the date header")
+        return
+    title, body = title_and_body(rest)
+    yield Article(id=article_id, title=title, body=body, date=date, path=spath)
+
+
+def _string_list(value: object, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{key!r} must be a list of strings")
+    seen: dict[str, None] = {}
+    for v in value:
+        v = " ".join(v.split())
+        if v:
+            seen.setdefault(v)
+    return tuple(seen)
+
+
+def _optional_str(obj: dict, key: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{key!r} must be a string")
+    return value.strip() or None
+
+
+def article_from_json(obj: object, path: str, line: int) -> Article:
+    if not isinstance(obj, dict):
+        raise ValueError("line is not a JSON object")
+    raw_id = obj.get("id")
+    if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+        raw_id = str(raw_id)
+    if not isinstance(raw_id, str) or not raw_id.strip():
+        raise ValueError("missing or empty 'id'")
+    body = obj.get("body")
+    if not isinstance(body, str):
+        raise ValueError("missing 'body' (must be a string)")
+    title = _optional_str(obj, "title")
+    if not body.strip() and title is None:
+        # A headline-only wire item (common in Reuters) is still an article; nothing at all is not.
+        raise ValueError("empty 'body' and no 'title'")
+    date = None
+    raw_date = obj.get("date")
+    if raw_date not in (None, ""):
+        if not isinstance(raw_date, str):
+            raise ValueError("'date' must be a string")
+        date = parse_date(raw_date)
+    body = body.strip()
+    if title is None:
+        title, body = title_and_body(body)
+    return Article(
+        id=raw_id.strip(), title=title, body=body, date=date,
+        url=_optional_str(obj, "url"), source=_optional_str(obj, "source"),
+        topics=_string_list(obj.get("topics"), "topics"),
+        places=_string_list(obj.get("places"), "places"),
+        people=_string_list(obj.get("people"), "people"),
+        orgs=_string_list(obj.get("orgs"), "orgs"),
+        path=f"{path}:{line}",
+    )
+
+
+def read_jsonl_file(path: Path, max_bytes: int) -> Iterator[Article | Problem]:
+    spath = str(path)
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                if not raw.strip():
+                    continue
+                if len(raw) > max_bytes:
+                    yield Problem(spath, f"line is over the {max_bytes:,}-byte limit", lineno)
+                    continue
+                text, problems = decode(raw, spath, lineno)
+                yield from problems
+                if text is None:
+                    continue
+                try:
+                    yield article_from_json(json.loads(text), spath, lineno)
+                except json.JSONDecodeError as exc:
+                    yield Problem(spath, f"malformed JSON: {exc.msg} at column {exc.colno}",
+                                  lineno)
+                except ValueError as exc:
+                    yield Problem(spath, str(exc), lineno)
+    except (OSError, EOFError) as exc:
+        yield Problem(spath, f"cannot read: {getattr(exc, 'strerror', None) or exc}")
+
+
+def is_article_file(name: str) -> bool:
+    return name.endswith((".txt", ".jsonl", ".jsonl.gz"))
+
+
+def _text_id(path: Path, root: Path) -> str:
+    rel = path.relative_to(root).as_posix()
+    return rel[: -len(".txt")]
+
+
+def iter_files(source: Path) -> Iterator[tuple[Path, Path] | Problem]:
+    """Yield (file, root) for every article file under ``source``, sorted for stable ids.
+
+    Symlinks that resolve outside the source folder are reported and not followed: a source
+    folder must not be a way to index arbitrary files of the machine.
+    """
+    if source.is_file():
+        yield source, source.parent
+        return
+    if not source.is_dir():
+        yield Problem(str(source), "no such file or folder")
+        return
+    root = source
+    real_root = source.resolve()
+    for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
+        dirnames.sort()
+        here = Path(dirpath)
+        for d in list(dirnames):
+            if d.startswith("."):
+                dirnames.remove(d)
+            elif (here / d).is_symlink():
+                dirnames.remove(d)
+                yield Problem(str(here / d), "symlinked folder not followed")
+        for name in sorted(filenames):
+            if name.startswith(".") or not is_article_file(name):
+                continue
+            path = here / name
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(real_root):
+                    yield Problem(str(path), "symlink points outside the source folder")
+                    continue
+            yield path, root
+
+
+def read_sources(sources: Iterable[Path | str], max_bytes: int = 10 * 1024 * 1024,
+                 ) -> Iterator[Article | Problem]:
+    """Read every article of every source, in a stable order. Duplicate ids are not resolved here
+    (see :func:`collect`)."""
+    for source in sources:
+        for item in iter_files(Path(source)):
+            if isinstance(item, Problem):
+                yield item
+                continue
+            path, root = item
+            if path.name.endswith(".txt"):
+                yield from read_text_file(path, _text_id(path, root), max_bytes)
+            else:
+                yield from read_jsonl_file(path, max_bytes)
+
+
+def collect(items: Iterable[Article | Problem]) -> tuple[dict[str, Article], list[Problem]]:
+    """Resolve duplicate ids (the later article wins, with a warning) and split out problems."""
+    articles: dict[str, Article] = {}
+    problems: list[Problem] = []
+    for item in items:
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        earlier = articles.pop(item.id, None)
+        if earlier is not None:
+            problems.append(Problem(
+                item.path, f"duplicate id {item.id!r}: replaces the article from {earlier.path}",
+                skipped=False))
+        articles[item.id] = item
+    return articles, problems

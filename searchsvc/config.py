@@ -1,0 +1,57 @@
+"""The one table of settings.
+
+Every tunable of searchsvc is declared here once, with its default and help text. A value comes
+from, in order of precedence: a command-line flag, a ``SEARCHSVC_<NAME>`` environment variable,
+the default. The CLI builds its options from this table (click's ``envvar=``), and the Flask app
+reads the same names from its config, so the two never drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    type: Callable[[str], Any] = str
+
+    @property
+    def envvar(self) -> str:
+        return "SEARCHSVC_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("index", "index", "Index directory (holds the built generations and the build lock)."),
+    Setting("source", "seeds", "Article source folder or file used by serve and /api/reindex."),
+    Setting("host", "127.0.0.1", "Address `serve` listens on."),
+    Setting("port", 8000, "Port `serve` listens on.", int),
+    Setting("workers", 2, "Server worker processes (one searcher each).", int),
+    Setting("max_file_mb", 10.0, "Article files larger than this are skipped.", float),
+    Setting("admin_token", "", "Bearer token for POST /api/reindex; empty disables it (404)."),
+    Setting("max_query_chars", 2000, "Longer query strings are rejected with 400.", int),
+    Setting("max_terms", 1024, "Cap on terms a query may expand to (wildcards, fuzzy).", int),
+    Setting("rate_limit", 0.0, "Requests per second per client on /api/ (0 = off).", float),
+    Setting("build_procs", 2, "Processes used by a full build of a large corpus.", int),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """All settings resolved from the environment (or defaults), keyed by upper-case name."""
+    environ = os.environ if environ is None else environ
+    resolved = {}
+    for s in SETTINGS:
+        raw = environ.get(s.envvar)
+        resolved[s.name.upper()] = s.type(raw) if raw not in (None, "") else s.default
+    return resolved
+
+
+def setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    return from_env(environ)[name.upper()]

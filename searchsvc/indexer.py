@@ -1,0 +1,485 @@
+"""Building the index: full builds beside the old index with an atomic swap, ``--update``, the lock.
+
+Layout of the index directory::
+
+    index/
+      .lock                  flock()ed by the one build allowed at a time (released by the kernel
+                             if the build dies, so a killed build never leaves a stale lock)
+      current -> gen-…       symlink to the generation being served; replaced atomically
+      gen-20261121T1330-…/   a complete Whoosh index plus build.json
+      gen-….tmp/             a build in progress (removed by the next build if it was killed)
+
+A full build writes a new generation, then points ``current`` at it with one ``rename()``, so a
+reader sees either the old index or the new one, never a partial one. ``--update`` hard-links the
+current generation into a new one (Whoosh never modifies a segment file after writing it) and
+applies deletions and additions there, then swaps the same way. The two most recent older
+generations are kept so searchers that are still open on them finish their requests.
+
+Large builds are split across worker processes: each forked worker inherits its share of the
+parsed articles (no pickling) and writes one Whoosh segment; the parent then commits one table of
+contents listing all segments. This is Whoosh's own ``MpWriter(multisegment=True)`` strategy
+without its per-document pickling through temporary files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import fcntl
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
+
+from searchsvc.articles import Article, Problem, collect, read_sources
+from searchsvc.schema import build_schema, decode_meta, document, words
+
+CURRENT = "current"
+LOCK = ".lock"
+BUILD_INFO = "build.json"
+VOCABULARY = "vocabulary.json"
+KEEP_OLD = 2
+PARALLEL_MIN_ARTICLES = 2000
+
+Progress = Callable[[str, int, int], None]
+
+
+class BuildError(Exception):
+    """A build that did not happen; the index being served is unchanged."""
+
+    exit_code = 1
+
+
+class LockedError(BuildError):
+    pass
+
+
+@dataclass
+class BuildReport:
+    mode: str
+    indexed: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+    generation: str | None = None
+    documents: int = 0
+
+    @property
+    def skipped(self) -> list[Problem]:
+        return [p for p in self.problems if p.skipped]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.skipped]
+
+    def to_dict(self) -> dict:
+        return {
+            "mode": self.mode, "indexed": self.indexed, "updated": self.updated,
+            "removed": self.removed, "unchanged": self.unchanged, "documents": self.documents,
+            "seconds": round(self.seconds, 3), "generation": self.generation,
+            "skipped": [{"path": p.path, "line": p.line, "reason": p.reason}
+                        for p in self.skipped],
+            "warnings": [{"path": p.path, "line": p.line, "reason": p.reason}
+                         for p in self.warnings],
+        }
+
+
+# -- locating generations ------------------------------------------------------------------------
+
+
+def current_generation(index_dir: Path | str) -> Path | None:
+    """The directory of the generation being served, or None if there is no built index."""
+    link = Path(index_dir) / CURRENT
+    try:
+        target = os.readlink(link)
+    except OSError:
+        return None
+    path = Path(index_dir) / target
+    return path if path.is_dir() else None
+
+
+def read_build_info(generation: Path) -> dict:
+    try:
+        return json.loads((generation / BUILD_INFO).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+# -- the lock --------------------------------------------------------------------------------------
+
+
+class BuildLock:
+    """An exclusive, non-blocking flock on ``index/.lock``; the holder's pid is written into it."""
+
+    def __init__(self, index_dir: Path):
+        self.path = index_dir / LOCK
+        self.fd: int | None = None
+
+    def __enter__(self) -> BuildLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+            os.close(fd)
+            raise LockedError(
+                f"another build is running on {self.path.parent} ({holder or 'unknown holder'});"
+                " try again when it has finished") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} since {dt.datetime.now():%Y-%m-%d %H:%M:%S}".encode(), 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _clean_stale(index_dir: Path) -> None:
+    """Remove what killed builds left behind and generations no reader can still be using."""
+    current = current_generation(index_dir)
+    gens = sorted(p for p in index_dir.glob("gen-*") if p.is_dir() and not p.name.endswith(".tmp"))
+    old = [g for g in gens if current is None or g.resolve() != current.resolve()]
+    for stale in list(index_dir.glob("gen-*.tmp")) + old[:-KEEP_OLD]:
+        shutil.rmtree(stale, ignore_errors=True)
+    for leftover in index_dir.glob(CURRENT + ".*.new"):
+        leftover.unlink(missing_ok=True)
+
+
+def _swap(index_dir: Path, generation: Path) -> None:
+    tmp_link = index_dir / f"{CURRENT}.{os.getpid()}.new"
+    tmp_link.unlink(missing_ok=True)
+    os.symlink(generation.name, tmp_link)
+    os.replace(tmp_link, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _new_generation_dir(index_dir: Path) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
+    path = index_dir / f"gen-{stamp}-{os.getpid()}.tmp"
+    path.mkdir(parents=True)
+    return path
+
+
+def _finish_generation(index_dir: Path, tmp: Path, info: dict) -> Path:
+    (tmp / BUILD_INFO).write_text(json.dumps(info, indent=2), "utf-8")
+    final = tmp.with_name(tmp.name[: -len(".tmp")])
+    os.rename(tmp, final)
+    _swap(index_dir, final)
+    return final
+
+
+def _describe_os_error(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"no permission to write ({exc.filename or 'index directory'})"
+    return exc.strerror or str(exc)
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+class _FastSegmentWriter(SegmentWriter):
+    """Whoosh's SegmentWriter for fresh segments, with its posting pool kept in memory.
+
+    Whoosh's ``PostingPool`` pickles every posting into size-limited sorted runs on disk and
+    merges them back, and its flush looks up each posting's field length through the column
+    files. For a build that fits in memory (one worker's share of a corpus) both are pure
+    overhead: here postings are appended to per-term lists (docnums arrive in increasing order,
+    so the lists are already sorted) and field lengths are remembered as documents are added.
+    The segment files written are the same codec's, byte for byte the same format.
+    """
+
+    def __init__(self, ix, **kwargs):
+        super().__init__(ix, _lk=False, compound=False, **kwargs)
+        self._terms: dict[tuple[str, bytes], list] = defaultdict(list)
+        self._lengths: dict[str, dict[int, int]] = defaultdict(dict)
+
+    def add_document(self, **fields):
+        perdoc = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        terms = self._terms
+        perdoc.start_doc(docnum)
+        for fieldname in sorted(fields):
+            value = fields[fieldname]
+            if value is None:
+                continue
+            field = schema[fieldname]
+            length = 0
+            if field.indexed:
+                for tbytes, freq, weight, vbytes in field.index(value):
+                    terms[(fieldname, tbytes)].append((docnum, weight, vbytes))
+                    length += freq
+                if field.scorable:
+                    self._lengths[fieldname][docnum] = length
+                else:
+                    length = 0
+            perdoc.add_field(fieldname, field, value if field.stored else None, length)
+            if field.column_type:
+                perdoc.add_column_value(fieldname, field.column_type,
+                                        field.to_column_value(value))
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _flush_segment(self):
+        self.perdocwriter.close()
+        fw = self.fieldwriter
+        lastfield = None
+        for fieldname, tbytes in sorted(self._terms):
+            if fieldname != lastfield:
+                if lastfield is not None:
+                    fw.finish_field()
+                fw.start_field(fieldname, self.schema[fieldname])
+                lengths = self._lengths.get(fieldname, {})
+                lastfield = fieldname
+            fw.start_term(tbytes)
+            for docnum, weight, vbytes in self._terms[(fieldname, tbytes)]:
+                fw.add(docnum, weight, vbytes, lengths.get(docnum, 0))
+            fw.finish_term()
+        if lastfield is not None:
+            fw.finish_field()
+        fw.close()
+        self._terms.clear()
+        self._lengths.clear()
+
+# Articles for the forked workers: set just before fork, inherited copy-on-write.
+_WORK: list[Article] = []
+
+
+def _add_articles(writer, articles: Iterable[Article], vocabulary: Counter,
+                  tick: Callable[[int], None]) -> None:
+    for n, article in enumerate(articles, start=1):
+        writer.add_document(**document(article))
+        vocabulary.update(words(article.title) | words(article.body))
+        if n % 200 == 0:
+            tick(n)
+
+
+def _write_slice(gen_dir: str, start: int, step: int, counter, results) -> None:
+    def tick(_n: int) -> None:
+        with counter.get_lock():
+            counter.value += 200
+
+    try:
+        ix = whoosh_index.open_dir(gen_dir)
+        writer = _FastSegmentWriter(ix)
+        vocabulary: Counter = Counter()
+        _add_articles(writer, _WORK[start::step], vocabulary, tick)
+        # Whoosh's MpWriter does the same: finish this worker's segment and hand the segment
+        # object to the parent, which lists every worker's segment in one table of contents.
+        segment = writer._finalize_segment()
+        results.put(("ok", (segment, vocabulary)))
+    except BaseException as exc:  # reported to the parent, which fails the build
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+        raise
+
+
+def _write_parallel(gen_dir: Path, articles: list[Article], procs: int,
+                    progress: Progress | None) -> Counter:
+    global _WORK
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("i", 0)
+    results = ctx.Queue()
+    _WORK = articles
+    try:
+        workers = [ctx.Process(target=_write_slice, args=(str(gen_dir), i, procs, counter, results),
+                               daemon=True) for i in range(procs)]
+        for w in workers:
+            w.start()
+        segments = []
+        vocabulary: Counter = Counter()
+        while len(segments) < procs:
+            try:
+                status, payload = results.get(timeout=0.2)
+            except Exception:  # queue.Empty: report progress and check for dead workers
+                if progress:
+                    progress("index", min(counter.value, len(articles)), len(articles))
+                if any(w.exitcode not in (None, 0) for w in workers) and results.empty():
+                    raise BuildError("an indexing worker died") from None
+                continue
+            if status != "ok":
+                raise BuildError(f"an indexing worker failed: {payload}")
+            segments.append(payload[0])
+            vocabulary.update(payload[1])
+        for w in workers:
+            w.join()
+    finally:
+        _WORK = []
+    ix = whoosh_index.open_dir(str(gen_dir))
+    writer = SegmentWriter(ix)
+    # A fresh index has no segments of its own: commit a TOC that lists the workers' segments.
+    writer._close_segment()
+    writer._commit_toc([s for s in segments if s.doc_count() > 0])
+    writer._finish()
+    return vocabulary
+
+
+def _write_serial(gen_dir: Path, articles: list[Article], progress: Progress | None) -> Counter:
+    ix = whoosh_index.open_dir(str(gen_dir))
+    writer = ix.writer(limitmb=256)
+    vocabulary: Counter = Counter()
+    try:
+        _add_articles(writer, articles, vocabulary,
+                      lambda n: progress and progress("index", n, len(articles)))
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    return vocabulary
+
+
+def write_vocabulary(generation: Path, vocabulary: Counter) -> None:
+    """The spelling source: every distinct unstemmed word with its document frequency."""
+    items = sorted((w, n) for w, n in vocabulary.items() if n > 0)
+    data = {"words": [w for w, _ in items], "df": [n for _, n in items]}
+    (generation / VOCABULARY).write_text(json.dumps(data, separators=(",", ":")), "utf-8")
+
+
+def read_vocabulary(generation: Path) -> Counter:
+    try:
+        data = json.loads((generation / VOCABULARY).read_text("utf-8"))
+    except (OSError, ValueError):
+        return Counter()
+    return Counter(dict(zip(data["words"], data["df"], strict=True)))
+
+
+def _read(sources: Iterable[Path | str], max_bytes: int,
+          progress: Progress | None) -> tuple[dict[str, Article], list[Problem]]:
+    def counted():
+        for n, item in enumerate(read_sources(sources, max_bytes), start=1):
+            if progress and n % 1000 == 0:
+                progress("read", n, 0)
+            yield item
+    return collect(counted())
+
+
+def build(index_dir: Path | str, sources: Iterable[Path | str], *, update: bool = False,
+          strict: bool = False, max_bytes: int = 10 * 1024 * 1024, procs: int = 2,
+          progress: Progress | None = None) -> BuildReport:
+    """Build (or ``update``) the index in ``index_dir`` from ``sources``.
+
+    Raises :class:`BuildError` (and leaves the served index untouched) when the build cannot be
+    done: another build holds the lock, ``strict`` and a file was skipped, a write failed.
+    """
+    index_dir = Path(index_dir)
+    sources = [Path(s) for s in sources]
+    started = time.perf_counter()
+    with BuildLock(index_dir):
+        _clean_stale(index_dir)
+        articles, problems = _read(sources, max_bytes, progress)
+        report = BuildReport(mode="update" if update else "full", problems=problems)
+        if strict and report.skipped:
+            raise BuildError(f"--strict: {len(report.skipped)} file(s) skipped, index unchanged:\n"
+                             + "\n".join(f"  {p}" for p in report.skipped))
+        previous = current_generation(index_dir)
+        tmp = _new_generation_dir(index_dir)
+        try:
+            if update and previous is not None:
+                _apply_update(previous, tmp, articles, report, progress)
+            else:
+                report.mode = "full"
+                whoosh_index.create_in(str(tmp), build_schema())
+                ordered = list(articles.values())
+                if procs > 1 and len(ordered) >= PARALLEL_MIN_ARTICLES:
+                    vocabulary = _write_parallel(tmp, ordered, procs, progress)
+                else:
+                    vocabulary = _write_serial(tmp, ordered, progress)
+                write_vocabulary(tmp, vocabulary)
+                report.indexed = len(ordered)
+            report.documents = whoosh_index.open_dir(str(tmp)).doc_count()
+            report.seconds = time.perf_counter() - started
+            info = {
+                "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "seconds": round(report.seconds, 3),
+                "sources": [str(s) for s in sources],
+                "documents": report.documents,
+                "mode": report.mode,
+                "skipped": len(report.skipped),
+            }
+            final = _finish_generation(index_dir, tmp, info)
+            report.generation = final.name
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise BuildError(f"build failed, index unchanged: {_describe_os_error(exc)}") from exc
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _clean_stale(index_dir)
+    return report
+
+
+def _link_copy(src: Path, dst: Path) -> None:
+    for entry in src.iterdir():
+        if entry.is_file() and entry.name not in (BUILD_INFO, VOCABULARY):
+            try:
+                os.link(entry, dst / entry.name)
+            except OSError:
+                shutil.copy2(entry, dst / entry.name)
+
+
+def indexed_hashes(ix) -> dict[str, str]:
+    """id → content hash of every live document, read from columns (no stored-field reads)."""
+    with ix.reader() as reader:
+        ids = reader.column_reader("id")
+        metas = reader.column_reader("meta")
+        return {ids[d]: decode_meta(metas[d])["h"] for d in reader.all_doc_ids()}
+
+
+def _apply_update(previous: Path, tmp: Path, articles: dict[str, Article], report: BuildReport,
+                  progress: Progress | None) -> None:
+    _link_copy(previous, tmp)
+    ix = whoosh_index.open_dir(str(tmp))
+    old = indexed_hashes(ix)
+    removed = [i for i in old if i not in articles]
+    changed = [a for i, a in articles.items() if i in old and old[i] != a.content_hash]
+    added = [a for i, a in articles.items() if i not in old]
+    report.removed, report.updated, report.indexed = len(removed), len(changed), len(added)
+    report.unchanged = len(articles) - len(changed) - len(added)
+    vocabulary = read_vocabulary(previous)
+    if removed or changed or added:
+        with ix.searcher() as searcher:
+            for article_id in removed + [a.id for a in changed]:
+                old = searcher.document(id=article_id) or {}
+                vocabulary.subtract(words(old.get("title", "")) | words(old.get("body", "")))
+        writer = ix.writer(limitmb=256)
+        try:
+            for article_id in removed:
+                writer.delete_by_term("id", article_id)
+            _add_articles(writer, _updating(writer, changed) + added, vocabulary,
+                          lambda n: progress and progress("index", n, len(changed) + len(added)))
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+    write_vocabulary(tmp, vocabulary)
+
+
+def _updating(writer, changed: list[Article]) -> list[Article]:
+    for article in changed:
+        writer.delete_by_term("id", article.id)
+    return changed
