@@ -123,17 +123,36 @@ def split_date_header(text: str) -> tuple[dt.date, str]:
     for n in range(1, min(len(words), _MAX_DATE_TOKENS) + 1):
         candidate = rest[: words[n - 1].end()]
         try:
-            return parse_date(candidate), rest[words[n - 1].end():]
+            date = parse_date(candidate)
         except DateError as exc:
             first_error = first_error or exc
+            continue
+        last = words[n - 1].group(0).rstrip(",.")
+        if n > 1 and last.isdigit() and _ambiguous_completion(last, rest[: words[n - 2].end()]):
+            # "January 2020 3 dead", "Jan 24 3 dead": the number is text, not part of the date.
+            raise first_error or DateError(f"incomplete date {candidate!r}")
+        return date, rest[words[n - 1].end():]
     if first_error is None:
         raise DateError("no date after the word 'date'")
     raise first_error
 
 
+def _ambiguous_completion(token: str, before: str) -> bool:
+    """A bare number that completes a date is part of it only as a year (4 digits, or 2 digits
+    when no year was given yet), never as a day after a year or a one-digit year."""
+    if len(token) == 4:
+        return False
+    has_year = re.search(r"\b\d{4}\b", before) is not None
+    return has_year or len(token) == 1
+
+
 # -- titles ------------------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s")
+_SENTENCE_END = re.compile(r"([.!?][\"'”’)]*)\s+(?=[\"'“‘(]?[A-Z0-9])")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr st jr sr gen col lt sgt capt cmdr adm rep sen gov pres prof rev inc co corp "
+    "ltd bros no nos vs etc jan feb mar apr jun jul aug sep sept oct nov dec approx est dept "
+    "fig mt ft".split())
 
 
 def title_and_body(text: str) -> tuple[str, str]:
@@ -152,8 +171,15 @@ def title_and_body(text: str) -> tuple[str, str]:
 
 def first_sentence_title(text: str) -> str:
     flat = " ".join(text.split())
-    m = _SENTENCE_END.search(flat)
-    sentence = flat[: m.start()].rstrip() if m else flat
+    sentence = flat
+    for m in _SENTENCE_END.finditer(flat):
+        before = flat[: m.start()].rsplit(" ", 1)[-1].lower()
+        # "U.S. troops", "Mr. Sadr": a period after an abbreviation or initial ends no sentence.
+        if m.group(1)[0] == "." and (before.strip("(\"'“‘") in _ABBREVIATIONS
+                                     or re.fullmatch(r"(?:\W*\w\.)*\W*\w", before)):
+            continue
+        sentence = flat[: m.end(1)]
+        break
     if len(sentence) <= SHORT_TITLE:
         return sentence
     cut = sentence[: SHORT_TITLE + 1]
@@ -177,7 +203,7 @@ def decode(data: bytes, path: str, line: int | None = None) -> tuple[str | None,
     except UnicodeDecodeError as exc:
         where = f"invalid UTF-8 at byte {exc.start}"
     try:
-        text = data.decode("cp1252")
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("cp1252")
     except UnicodeDecodeError:
         return None, [Problem(path, f"{where}, and not valid cp1252 either", line)]
     return text, [Problem(path, f"{where}; decoded as cp1252", line, skipped=False)]
@@ -261,7 +287,7 @@ def article_from_json(obj: object, path: str, line: int) -> Article:
     body = body.strip()
     if title is None:
         title, body = title_and_body(body)
-    return Article(
+    article = Article(
         id=raw_id.strip(), title=title, body=body, date=date,
         url=_optional_str(obj, "url"), source=_optional_str(obj, "source"),
         topics=_string_list(obj.get("topics"), "topics"),
@@ -270,6 +296,11 @@ def article_from_json(obj: object, path: str, line: int) -> Article:
         orgs=_string_list(obj.get("orgs"), "orgs"),
         path=f"{path}:{line}",
     )
+    try:
+        article.content_hash  # noqa: B018 - every text field must be encodable
+    except UnicodeEncodeError:
+        raise ValueError("text contains an invalid \\u escape (a lone surrogate)") from None
+    return article
 
 
 def read_jsonl_file(path: Path, max_bytes: int) -> Iterator[Article | Problem]:

@@ -1,0 +1,317 @@
+"""The search core: a :class:`SearchQuery` in, plain dataclasses out. No Flask here.
+
+``search()`` runs the whole search page's work (contract §3):
+
+1. parse the query text (``IndexView.parse``) and compute the exact set of matching documents;
+2. intersect it with the date and facet filters (column masks) → ``total``;
+3. rank: by BM25F within tiers (all words, then any word) or by date, and cut the page;
+4. facet counts for every facet, each ignoring its own filter (multi-select), and the date
+   histogram (which likewise ignores the from/to filter and marks the selected range);
+5. snippets and ``title_html`` for the page's hits only; did-you-mean when a word looks
+   misspelt and its correction would find more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from searchsvc import highlight
+from searchsvc.errors import InvalidParameter, NotFound
+from searchsvc.query import FACETS, SearchQuery
+from searchsvc.searcher import IndexView, ParsedQuery
+
+FACET_SIZE = 20
+
+
+@dataclass
+class Hit:
+    id: str
+    date: str | None
+    title: str
+    title_html: str
+    score: float | None
+    snippets: list[str]
+    url: str
+    source: str | None
+    topics: list[str]
+    places: list[str]
+    people: list[str]
+    orgs: list[str]
+
+
+@dataclass
+class SearchResult:
+    query: dict
+    total: int
+    took_ms: float
+    hits: list[Hit]
+    facets: dict
+    did_you_mean: dict | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Article:
+    id: str
+    date: str | None
+    title: str
+    body: str
+    url: str
+    source: str | None
+    topics: list[str] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)
+    people: list[str] = field(default_factory=list)
+    orgs: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def article_url(article_id: str) -> str:
+    from urllib.parse import quote
+
+    return "/articles/" + quote(article_id, safe="/")
+
+
+def _facet_values(view: IndexView, docnum: int) -> dict[str, list[str]]:
+    out = {}
+    for name, col in view.columns.facets.items():
+        vids = col.entry_val[col.entry_doc == docnum]
+        out[name] = [col.values[v] for v in vids.tolist()]
+    return out
+
+
+def _date_of(view: IndexView, docnum: int) -> str | None:
+    ordinal = int(view.columns.date[docnum])
+    return dt.date.fromordinal(ordinal).isoformat() if ordinal > 0 else None
+
+
+def make_hit(view: IndexView, docnum: int, score: float | None, parsed: ParsedQuery | None,
+             ) -> Hit:
+    stored = view.stored(docnum)
+    facets = _facet_values(view, docnum)
+    terms = parsed.terms if parsed else {}
+    title = stored.get("title", "")
+    source = facets.pop("source", [])
+    return Hit(
+        id=view.ids[docnum],
+        date=_date_of(view, docnum),
+        title=title,
+        title_html=highlight.highlight_all(title, terms.get("title", ())),
+        score=round(score, 4) if score is not None else None,
+        snippets=highlight.snippets(stored.get("body", ""), terms.get("body", ())),
+        url=article_url(view.ids[docnum]),
+        source=source[0] if source else None,
+        **facets,
+    )
+
+
+def _filter_masks(view: IndexView, sq: SearchQuery) -> dict[str, np.ndarray]:
+    cols = view.columns
+    masks = {}
+    if sq.date_from or sq.date_to:
+        masks["date"] = cols.date_mask(sq.date_from, sq.date_to)
+    for name, values in sq.filters.items():
+        masks[name] = cols.facets[name].mask_for(values, cols.n)
+    return masks
+
+
+def _all_but(base: np.ndarray, masks: dict[str, np.ndarray], skip: str | None) -> np.ndarray:
+    out = base.copy()
+    for name, mask in masks.items():
+        if name != skip:
+            out &= mask
+    return out
+
+
+def _rank(view: IndexView, sq: SearchQuery, parsed: ParsedQuery, final: np.ndarray,
+          ) -> list[tuple[int, float | None]]:
+    """(docnum, score) for the requested page, in order."""
+    need = sq.offset + sq.per_page
+    if sq.sort == "relevance" and not parsed.match_all:
+        ranked: list[tuple[int, float | None]] = []
+        taken = np.zeros_like(final)
+        for tier in parsed.tiers:
+            allowed = final & view.mask(tier) & ~taken
+            count = int(allowed.sum())
+            if count == 0:
+                continue
+            got = view.top(tier, allowed, min(need - len(ranked), count))
+            ranked.extend(got)
+            taken |= allowed
+            if len(ranked) >= need:
+                break
+        return ranked[sq.offset: need]
+    docs = np.flatnonzero(final)
+    dates = view.columns.date[docs]
+    # Undated articles sort after dated ones in both directions; ties keep index order.
+    if sq.sort == "oldest":
+        keys = np.where(dates < 0, np.iinfo(np.int64).max, dates)
+    else:
+        keys = np.where(dates < 0, np.iinfo(np.int64).max, -dates)
+    order = np.argsort(keys, kind="stable")[sq.offset: need]
+    return [(int(d), None) for d in docs[order]]
+
+
+def search(view: IndexView, sq: SearchQuery, facet_size: int = FACET_SIZE) -> SearchResult:
+    started = time.perf_counter()
+    parsed = view.parse(sq.q)
+    base = view.mask(parsed.query)
+    masks = _filter_masks(view, sq)
+    final = _all_but(base, masks, None)
+    total = int(final.sum())
+    page = _rank(view, sq, parsed, final)
+    hits = [make_hit(view, d, s, parsed) for d, s in page]
+
+    facets: dict = {}
+    hist_mask = _all_but(base, masks, "date")
+    interval = sq.interval
+    if interval == "auto":
+        interval = view.columns.auto_interval(hist_mask)
+    elif view.columns.bucket_count(hist_mask, interval) > 5000:
+        raise InvalidParameter(f"interval={interval} would make more than 5000 buckets for "
+                               "these matches; use a coarser interval", code="too_many_buckets")
+    facets["date"] = {
+        "interval": interval,
+        "buckets": view.columns.histogram(hist_mask, interval, (sq.date_from, sq.date_to)),
+    }
+    for name in FACETS:
+        column = view.columns.facets[name]
+        facets[name] = column.top(_all_but(base, masks, name), facet_size,
+                                  sq.filters.get(name, ()))
+    did_you_mean = suggest_correction(view, parsed, masks, total)
+    return SearchResult(
+        query=sq.echo(), total=total,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        hits=hits, facets=facets, did_you_mean=did_you_mean,
+    )
+
+
+# -- did you mean ---------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+
+
+def suggest_correction(view: IndexView, parsed: ParsedQuery, masks: dict[str, np.ndarray],
+                       total: int) -> dict | None:
+    """A corrected query when some word is unknown or rare and a close, much more common word
+    exists — offered only if the corrected query finds more articles."""
+    if parsed.match_all or not parsed.words:
+        return None
+    text = parsed.text
+    replacements: dict[str, str] = {}
+    for word in dict.fromkeys(parsed.words):
+        if len(word) < 3 or not word.isalpha():
+            continue
+        df = view.df.get(word, 0)
+        best = None
+        for maxdist in (1, 2):
+            candidates = [c for c in view.similar_words(word, maxdist) if c != word]
+            # An unknown word takes any known neighbour; a rare one only a far commoner one.
+            candidates = [c for c in candidates if view.df.get(c, 0) > 3 * df + (2 if df else 0)]
+            if candidates:
+                best = max(candidates, key=lambda c: (view.df[c], c))
+                break
+        if best:
+            replacements[word] = best
+    if not replacements:
+        return None
+
+    def fix(m: re.Match) -> str:
+        return replacements.get(m.group(0).lower(), m.group(0))
+
+    corrected = _WORD.sub(fix, text)
+    parsed_fix = view.parse(corrected)
+    found = int(_all_but(view.mask(parsed_fix.query), masks, None).sum())
+    if found <= total:
+        return None
+    html = _WORD.sub(lambda m: f"\x00{fix(m)}\x01" if m.group(0).lower() in replacements
+                     else m.group(0), text)
+    html = str(highlight.escape(html)).replace("\x00", "<mark>").replace("\x01", "</mark>")
+    return {"q": corrected, "html": html, "total": found}
+
+
+# -- other endpoints ------------------------------------------------------------------------------
+
+
+def get_article(view: IndexView, article_id: str) -> Article:
+    docnum = view.docnum.get(article_id)
+    if docnum is None:
+        raise NotFound(f"no article with id {article_id!r}")
+    stored = view.stored(docnum)
+    facets = _facet_values(view, docnum)
+    source = facets.pop("source", [])
+    return Article(id=article_id, date=_date_of(view, docnum), title=stored.get("title", ""),
+                   body=stored.get("body", ""), url=stored.get("url") or article_url(article_id),
+                   source=source[0] if source else None, **facets)
+
+
+def related(view: IndexView, article_id: str, limit: int = 5) -> list[Hit]:
+    docnum = view.docnum.get(article_id)
+    if docnum is None:
+        raise NotFound(f"no article with id {article_id!r}")
+    return [make_hit(view, d, s, None) for d, s in view.more_like(docnum, limit)
+            if d != docnum and view.columns.live[d]][:limit]
+
+
+def suggest(view: IndexView, prefix: str, limit: int = 8) -> list[str]:
+    """Completions for a search box: the last word completed from the vocabulary (most common
+    first, keeping the words before it), then titles containing all the words."""
+    text = " ".join(prefix.split())
+    if not text:
+        return []
+    head, _, last = text.rpartition(" ")
+    last_l = last.lower()
+    out: list[str] = []
+    if last_l.isalnum():
+        for word in view.completions(last_l, limit):
+            out.append(f"{head} {word}".strip())
+    if len(out) < limit and _WORD.search(text):
+        words = _WORD.findall(text)
+        q = " ".join(words[:-1] + [words[-1] + "*"])
+        try:
+            parsed = view.parse(q)
+        except Exception:
+            parsed = None
+        if parsed and not parsed.match_all:
+            allowed = view.mask(parsed.tiers[0])
+            for docnum, _ in view.top(parsed.tiers[0], allowed, limit * 2):
+                title = view.stored(docnum).get("title", "")
+                if title and title not in out:
+                    out.append(title)
+                if len(out) >= limit:
+                    break
+    return out[:limit]
+
+
+def stats(view: IndexView, facet_size: int = 50) -> dict:
+    cols = view.columns
+    live = cols.live
+    span = cols.date_range(live)
+    size = sum(p.stat().st_size for p in view.generation.iterdir() if p.is_file())
+    facets = {name: [{"value": v["value"], "count": v["count"]}
+                     for v in col.top(live, facet_size)] for name, col in cols.facets.items()}
+    return {
+        "documents": view.doc_count,
+        "date_range": {"min": span[0].isoformat() if span else None,
+                       "max": span[1].isoformat() if span else None},
+        "undated": int((live & ~cols.has_date).sum()),
+        "index": {
+            "generation": view.generation.name,
+            "size_bytes": size,
+            "segments": len(view.reader.leaf_readers()) if hasattr(view.reader, "leaf_readers")
+            else 1,
+            "built_at": view.build_info.get("built_at"),
+            "build_seconds": view.build_info.get("seconds"),
+            "sources": view.build_info.get("sources", []),
+            "vocabulary": len(view.words),
+        },
+        "facets": facets,
+    }
