@@ -1,0 +1,38 @@
+# Two commands on a fresh machine:  make run  (serve the seeds)  and  make test  (whole suite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-fast lint browser-deps bench bench-smoke clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## serve the search service on the bundled seeds (builds the index if missing)
+	$(BIN)/searchsvc serve --source seeds --index index
+
+browser-deps:  ## Debian's Chromium for the browser tests (needs root)
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: $(STAMP) browser-deps  ## the whole test suite, lint included
+	$(BIN)/ruff check searchsvc tests bench
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)  ## unit and API tests only
+	$(BIN)/python -m pytest -q -m "not e2e and not browser and not reuters"
+
+lint: $(STAMP)
+	$(BIN)/ruff check searchsvc tests bench
+
+bench: $(STAMP)  ## full benchmark run on ../shared (not part of the suite)
+	$(BIN)/python -m bench all --corpus ../shared/corpora --out bench/results/
+
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench --smoke
+
+clean:
+	rm -rf $(VENV) index/gen-* index/current index/.lock artifacts
