@@ -26,6 +26,7 @@ from searchsvc.query import FACETS, SearchQuery
 from searchsvc.searcher import IndexView, ParsedQuery
 
 FACET_SIZE = 20
+RARE = 5  # words in at least this many articles are never "corrected"
 
 
 @dataclass
@@ -83,8 +84,8 @@ def article_url(article_id: str) -> str:
 def _facet_values(view: IndexView, docnum: int) -> dict[str, list[str]]:
     out = {}
     for name, col in view.columns.facets.items():
-        vids = col.entry_val[col.entry_doc == docnum]
-        out[name] = [col.values[v] for v in vids.tolist()]
+        lo, hi = np.searchsorted(col.entry_doc, [docnum, docnum + 1])
+        out[name] = [col.values[v] for v in col.entry_val[lo:hi].tolist()]
     return out
 
 
@@ -132,23 +133,13 @@ def _all_but(base: np.ndarray, masks: dict[str, np.ndarray], skip: str | None) -
 
 
 def _rank(view: IndexView, sq: SearchQuery, parsed: ParsedQuery, final: np.ndarray,
-          ) -> list[tuple[int, float | None]]:
+          scores: np.ndarray) -> list[tuple[int, float | None]]:
     """(docnum, score) for the requested page, in order."""
-    need = sq.offset + sq.per_page
+    start, stop = sq.offset, sq.offset + sq.per_page
     if sq.sort == "relevance" and not parsed.match_all:
-        ranked: list[tuple[int, float | None]] = []
-        taken = np.zeros_like(final)
-        for tier in parsed.tiers:
-            allowed = final & view.mask(tier) & ~taken
-            count = int(allowed.sum())
-            if count == 0:
-                continue
-            got = view.top(tier, allowed, min(need - len(ranked), count))
-            ranked.extend(got)
-            taken |= allowed
-            if len(ranked) >= need:
-                break
-        return ranked[sq.offset: need]
+        # Tier 0 (every word) ranks before tier 1 (any word); within a tier, by score.
+        first = view.mask(parsed.tiers[0]) if len(parsed.tiers) > 1 else None
+        return view.rank(final, scores, first, start, stop)
     docs = np.flatnonzero(final)
     dates = view.columns.date[docs]
     # Undated articles sort after dated ones in both directions; ties keep index order.
@@ -156,18 +147,19 @@ def _rank(view: IndexView, sq: SearchQuery, parsed: ParsedQuery, final: np.ndarr
         keys = np.where(dates < 0, np.iinfo(np.int64).max, dates)
     else:
         keys = np.where(dates < 0, np.iinfo(np.int64).max, -dates)
-    order = np.argsort(keys, kind="stable")[sq.offset: need]
-    return [(int(d), None) for d in docs[order]]
+    order = np.argsort(keys, kind="stable")[start:stop]
+    with_scores = sq.sort == "relevance" or not parsed.match_all
+    return [(int(d), float(scores[d]) if with_scores else None) for d in docs[order]]
 
 
 def search(view: IndexView, sq: SearchQuery, facet_size: int = FACET_SIZE) -> SearchResult:
     started = time.perf_counter()
     parsed = view.parse(sq.q)
-    base = view.mask(parsed.query)
+    base, scores = view.evaluate(parsed.query)
     masks = _filter_masks(view, sq)
     final = _all_but(base, masks, None)
     total = int(final.sum())
-    page = _rank(view, sq, parsed, final)
+    page = _rank(view, sq, parsed, final, scores)
     hits = [make_hit(view, d, s, parsed) for d, s in page]
 
     facets: dict = {}
@@ -211,6 +203,8 @@ def suggest_correction(view: IndexView, parsed: ParsedQuery, masks: dict[str, np
         if len(word) < 3 or not word.isalpha():
             continue
         df = view.df.get(word, 0)
+        if df >= RARE:
+            continue
         best = None
         for maxdist in (1, 2):
             candidates = [c for c in view.similar_words(word, maxdist) if c != word]
@@ -281,8 +275,8 @@ def suggest(view: IndexView, prefix: str, limit: int = 8) -> list[str]:
         except Exception:
             parsed = None
         if parsed and not parsed.match_all:
-            allowed = view.mask(parsed.tiers[0])
-            for docnum, _ in view.top(parsed.tiers[0], allowed, limit * 2):
+            allowed, scores = view.evaluate(parsed.tiers[0])
+            for docnum, _ in view.rank(allowed, scores, None, 0, limit * 2):
                 title = view.stored(docnum).get("title", "")
                 if title and title not in out:
                     out.append(title)

@@ -22,7 +22,6 @@ import itertools
 import os
 import re
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh import scoring
 from whoosh.codec.base import Automata
+from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.qparser import AndGroup, FuzzyTermPlugin, MultifieldParser, OrGroup
 
 from searchsvc.errors import IndexUnavailable, InvalidQuery
@@ -39,6 +39,9 @@ from searchsvc.indexer import current_generation, read_build_info, read_vocabula
 from searchsvc.schema import FACET_FIELDS, TEXT_FIELDS, decode_meta
 
 TITLE_BOOST = 2.0
+K1 = 1.2
+B = 0.75
+POSTINGS_CACHE = 4096
 QUERYABLE = {"title", "body", "date", "id", *FACET_FIELDS}
 _SYNTAX = re.compile(r"[^\w\s]+")
 _OPERATORS = re.compile(r"\b(AND|OR|NOT|ANDNOT|ANDMAYBE|TO)\b")
@@ -81,10 +84,14 @@ class IndexView:
         self.generation = generation
         self.max_terms = max_terms
         self.ix = whoosh_index.open_dir(str(generation))
-        self.searcher = self.ix.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
+        self.searcher = self.ix.searcher(weighting=scoring.BM25F(B=B, K1=K1))
         self.reader = self.searcher.reader()
         self.build_info = read_build_info(generation)
+        self._postings_cache: dict = {}
+        self._expansions: dict = {}
         self._load_columns()
+        self.lengths = {f: self._field_lengths(f) for f in TEXT_FIELDS}
+        self.avg_length = {f: self.searcher.avg_field_length(f) or 1.0 for f in TEXT_FIELDS}
         vocabulary = read_vocabulary(generation)
         self.words = sorted(vocabulary)
         self.df = vocabulary
@@ -114,6 +121,15 @@ class IndexView:
             {name: [f[i] for f in facet_lists] for i, name in enumerate(FACET_FIELDS)},
         )
         self.columns.date[~live] = -1
+
+    def _field_lengths(self, fieldname: str) -> np.ndarray:
+        # Whoosh's own (byte-quantised) per-document lengths, so scores match its BM25F.
+        parts = []
+        for segment, _base in self.reader.leaf_readers():
+            length = segment.doc_field_length
+            parts.append(np.fromiter((length(d, fieldname) for d in range(segment.doc_count_all())),
+                                     dtype=np.float32))
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
     @property
     def doc_count(self) -> int:
@@ -158,12 +174,35 @@ class IndexView:
                 return None
         return q
 
+    def expand(self, q: wq.MultiTerm) -> list[str]:
+        """The index terms a prefix/wildcard/fuzzy term stands for (at most max_terms + 1).
+
+        Asked per segment: a segment reader walks its term list with a Levenshtein automaton,
+        while Whoosh's multi-segment reader compares the word with every term in the field.
+        """
+        if isinstance(q, wq.FuzzyTerm) and q.prefixlength < 1:
+            q.prefixlength = 1  # a typo in the first letter is rare; scanning every term is slow
+        key = (type(q).__name__, q.fieldname, q.text, getattr(q, "maxdist", None),
+               getattr(q, "prefixlength", None))
+        cached = self._expansions.get(key)
+        if cached is None:
+            found: set[str] = set()
+            for segment, _base in self.reader.leaf_readers():
+                for term in itertools.islice(q._btexts(segment), self.max_terms + 1):
+                    found.add(term.decode("utf-8") if isinstance(term, bytes) else term)
+                if len(found) > self.max_terms:
+                    break
+            cached = sorted(found)[: self.max_terms + 1]
+            if len(self._expansions) > POSTINGS_CACHE:
+                self._expansions.clear()
+            self._expansions[key] = cached
+        return cached
+
     def _check_expansion(self, q: wq.Query) -> None:
         budget = self.max_terms
         for leaf in q.leaves():
             if isinstance(leaf, wq.MultiTerm):
-                found = sum(1 for _ in itertools.islice(leaf._btexts(self.reader), budget + 1))
-                budget -= found
+                budget -= len(self.expand(leaf))
                 if budget < 0:
                     raise InvalidQuery(
                         f"the query's wildcards or fuzzy terms expand to more than "
@@ -180,6 +219,9 @@ class IndexView:
             if isinstance(node, wq.AndNot):
                 walk(node.a)
                 return
+            if isinstance(node, wq.MultiTerm):
+                out.setdefault(node.fieldname, set()).update(self.expand(node))
+                return
             if node.is_leaf():
                 try:
                     found = node.existing_terms(self.reader, phrases=True, expand=True)
@@ -195,53 +237,123 @@ class IndexView:
         walk(q)
         return out
 
-    # -- matching -----------------------------------------------------------------------------
+    # -- matching and scoring -----------------------------------------------------------------
+
+    def postings(self, fieldname: str, text: str | bytes) -> tuple[np.ndarray, np.ndarray]:
+        """(docnums, term frequencies) of one term, as arrays, read block by block.
+
+        Whoosh's matchers hand out one posting per Python call; a W3 posting block already
+        holds its ids and weights as arrays, so they are taken whole. Cached per view.
+        """
+        key = (fieldname, text)
+        cached = self._postings_cache.get(key)
+        if cached is not None:
+            return cached
+        id_parts: list[np.ndarray] = []
+        tf_parts: list[np.ndarray] = []
+        for segment, base in self.reader.leaf_readers():
+            if (fieldname, text) not in segment:
+                continue
+            m = segment.postings(fieldname, text)
+            if isinstance(m, W3LeafMatcher):
+                while m.is_active():
+                    m._read_ids()
+                    m._read_weights()
+                    id_parts.append(np.asarray(m._ids, dtype=np.int64) + base)
+                    tf_parts.append(np.asarray(m._weights, dtype=np.float32))
+                    m._next_block()
+            else:
+                ids, tfs = [], []
+                while m.is_active():
+                    ids.append(m.id())
+                    tfs.append(m.weight())
+                    m.next()
+                id_parts.append(np.asarray(ids, dtype=np.int64) + base)
+                tf_parts.append(np.asarray(tfs, dtype=np.float32))
+        result = ((np.concatenate(id_parts), np.concatenate(tf_parts)) if id_parts
+                  else (np.zeros(0, np.int64), np.zeros(0, np.float32)))
+        if len(self._postings_cache) >= POSTINGS_CACHE:
+            self._postings_cache.pop(next(iter(self._postings_cache)))
+        self._postings_cache[key] = result
+        return result
+
+    def _term(self, fieldname: str, text: str | bytes, boost: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+        n = self.columns.n
+        mask = np.zeros(n, dtype=bool)
+        scores = np.zeros(n, dtype=np.float32)
+        ids, tf = self.postings(fieldname, text)
+        if not len(ids):
+            return mask, scores
+        mask[ids] = True
+        lengths = self.lengths.get(fieldname)
+        if lengths is not None:
+            # Whoosh's BM25F, vectorised: idf·tf(k1+1) / (tf + k1(1 − b + b·len/avglen)).
+            idf = self.searcher.idf(fieldname, text)
+            norm = K1 * (1 - B + B * lengths[ids] / self.avg_length[fieldname])
+            scores[ids] = boost * idf * tf * (K1 + 1) / (tf + norm)
+        return mask, scores
+
+    def evaluate(self, q: wq.Query | None) -> tuple[np.ndarray, np.ndarray]:
+        """(mask, BM25F scores) of ``q`` over all documents; None matches every document."""
+        live = self.columns.live
+        if q is None:
+            return live.copy(), np.zeros(self.columns.n, dtype=np.float32)
+        mask, scores = self._eval(q)
+        return mask & live, scores
 
     def mask(self, q: wq.Query | None) -> np.ndarray:
-        """Exact boolean mask of the live documents matching ``q`` (None: every document)."""
-        if q is None:
-            return self.columns.live.copy()
-        return self._mask(q) & self.columns.live
+        return self.evaluate(q)[0]
 
-    def _mask(self, q: wq.Query) -> np.ndarray:
+    def _eval(self, q: wq.Query) -> tuple[np.ndarray, np.ndarray]:
         n = self.columns.n
-        if isinstance(q, wq.Or):
-            mask = np.zeros(n, dtype=bool)
-            for child in q.children():
-                mask |= self._mask(child)
-            return mask
-        if isinstance(q, wq.And):
-            mask = self.columns.live.copy()
-            for child in q.children():
-                mask &= self._mask(child)
-            return mask
-        if isinstance(q, wq.Not):
-            return ~self._mask(q.query)
-        if isinstance(q, wq.AndNot):
-            return self._mask(q.a) & ~self._mask(q.b)
-        if isinstance(q, wq.Every):
-            return self.columns.live.copy()
-        mask = np.zeros(n, dtype=bool)
         if isinstance(q, wq.Term):
-            if (q.fieldname, q.text) not in self.reader:
-                return mask
-            ids = self.reader.postings(q.fieldname, q.text).all_ids()
-        else:
-            ids = self.searcher.docs_for_query(q)
-        found = np.fromiter(ids, dtype=np.int64)
+            return self._term(q.fieldname, q.text, q.boost)
+        if isinstance(q, (wq.Or, wq.And)):
+            parts = [self._eval(child) for child in q.children()]
+            if isinstance(q, wq.Or):
+                mask = np.logical_or.reduce([m for m, _ in parts]) if parts else np.zeros(n, bool)
+            else:
+                mask = np.logical_and.reduce([m for m, _ in parts]) if parts else np.zeros(n, bool)
+            scores = np.add.reduce([sc for _, sc in parts]) if parts else np.zeros(n, np.float32)
+            return mask, np.where(mask, scores, 0).astype(np.float32)
+        if isinstance(q, wq.Not):
+            return ~self._eval(q.query)[0], np.zeros(n, dtype=np.float32)
+        if isinstance(q, wq.AndNot):
+            mask, scores = self._eval(q.a)
+            return mask & ~self._eval(q.b)[0], scores
+        if isinstance(q, wq.AndMaybe):
+            mask, scores = self._eval(q.a)
+            return mask, np.where(mask, scores + self._eval(q.b)[1], 0).astype(np.float32)
+        if isinstance(q, wq.Every):
+            return self.columns.live.copy(), np.zeros(n, dtype=np.float32)
+        if isinstance(q, wq.MultiTerm):
+            # prefix*, wild?card, fuzzy~: the union of the terms they expand to, each scored.
+            expanded = self.expand(q)[: self.max_terms]
+            return self._eval(wq.Or([wq.Term(q.fieldname, t, boost=q.boost)
+                                     for t in expanded])) if expanded else (
+                np.zeros(n, bool), np.zeros(n, np.float32))
+        # Phrases, ranges and anything else: Whoosh decides which documents match (positions,
+        # numeric ranges); a phrase is scored as the sum of its words' scores.
+        mask = np.zeros(n, dtype=bool)
+        found = np.fromiter(self.searcher.docs_for_query(q), dtype=np.int64)
         mask[found] = True
-        return mask
+        scores = np.zeros(n, dtype=np.float32)
+        if isinstance(q, wq.Phrase):
+            for word in q.words:
+                scores += self._term(q.fieldname, word, q.boost)[1]
+            scores[~mask] = 0
+        return mask, scores
 
-    def top(self, q: wq.Query, allowed: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The ``k`` best (docnum, score) of ``q`` among the ``allowed`` documents."""
-        if k <= 0:
-            return []
-        allow = set(np.flatnonzero(allowed).tolist())
-        if not allow:
-            return []
-        results = self.searcher.search(q, limit=k, filter=allow)
-        return [(hit.docnum, float(hit.score)) for hit in results]
-
+    def rank(self, candidates: np.ndarray, scores: np.ndarray, first: np.ndarray | None,
+             start: int, stop: int) -> list[tuple[int, float]]:
+        """Positions ``start:stop`` of the ``candidates`` ordered by tier (``first`` before the
+        rest), then score, then newest date, then index order."""
+        docs = np.flatnonzero(candidates)
+        key = scores[docs].astype(np.float64)
+        tier = first[docs] if first is not None else np.ones(len(docs), dtype=bool)
+        order = np.lexsort((docs, -self.columns.date[docs], -key, ~tier))[start:stop]
+        return [(int(docs[i]), float(key[i])) for i in order]
     # -- documents ----------------------------------------------------------------------------
 
     def stored(self, docnum: int) -> dict:
@@ -304,5 +416,3 @@ class Engine:
         self._local.view = fresh
         return fresh
 
-    def iter_views(self) -> Iterator[IndexView]:
-        yield self.view()
