@@ -333,7 +333,7 @@ def is_article_file(name: str) -> bool:
     return name.endswith((".txt", ".jsonl", ".jsonl.gz"))
 
 
-def _text_id(path: Path, root: Path) -> str:
+def text_id(path: Path, root: Path) -> str:
     rel = path.relative_to(root).as_posix()
     return rel[: -len(".txt")]
 
@@ -384,7 +384,7 @@ def read_sources(sources: Iterable[Path | str], max_bytes: int = 10 * 1024 * 102
                 continue
             path, root = item
             if path.name.endswith(".txt"):
-                yield from read_text_file(path, _text_id(path, root), max_bytes)
+                yield from read_text_file(path, text_id(path, root), max_bytes)
             else:
                 yield from read_jsonl_file(path, max_bytes)
 

@@ -29,18 +29,28 @@ import fcntl
 import json
 import multiprocessing
 import os
+import queue
 import shutil
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from searchsvc.articles import Article, Problem, collect, read_sources
-from searchsvc.schema import build_schema, decode_meta, document, words
+from searchsvc.articles import (
+    Article,
+    Problem,
+    collect,
+    iter_files,
+    read_jsonl_file,
+    read_sources,
+    read_text_file,
+    text_id,
+)
+from searchsvc.schema import NewsAnalyzer, analyze, build_schema, decode_meta, document, words
 
 CURRENT = "current"
 LOCK = ".lock"
@@ -210,19 +220,33 @@ class _FastSegmentWriter(SegmentWriter):
     files. For a build that fits in memory (one worker's share of a corpus) both are pure
     overhead: here postings are appended to per-term lists (docnums arrive in increasing order,
     so the lists are already sorted) and field lengths are remembered as documents are added.
-    The segment files written are the same codec's, byte for byte the same format.
+    Text fields are analysed once per document for both their postings and the spelling
+    vocabulary. The segment files are the same codec's, in the same format.
     """
 
     def __init__(self, ix, **kwargs):
         super().__init__(ix, _lk=False, compound=False, **kwargs)
         self._terms: dict[tuple[str, bytes], list] = defaultdict(list)
         self._lengths: dict[str, dict[int, int]] = defaultdict(dict)
+        self.vocabulary: Counter = Counter()
+        self._single: dict[int, bytes] = {}
+
+    def _encode_positions(self, fmt, poslist: list[int]) -> bytes:
+        if len(poslist) == 1:
+            # Most postings are a single position; their encoding is memoised.
+            pos = poslist[0]
+            encoded = self._single.get(pos)
+            if encoded is None:
+                encoded = self._single[pos] = fmt.encode(poslist)
+            return encoded
+        return fmt.encode(poslist)
 
     def add_document(self, **fields):
         perdoc = self.perdocwriter
         schema = self.schema
         docnum = self.docnum
         terms = self._terms
+        doc_words: set[str] = set()
         perdoc.start_doc(docnum)
         for fieldname in sorted(fields):
             value = fields[fieldname]
@@ -230,7 +254,17 @@ class _FastSegmentWriter(SegmentWriter):
                 continue
             field = schema[fieldname]
             length = 0
-            if field.indexed:
+            if field.indexed and isinstance(field.analyzer, NewsAnalyzer):
+                poses, found = analyze(value)
+                doc_words |= found
+                fmt = field.format
+                for term, poslist in poses.items():
+                    freq = len(poslist)
+                    terms[(fieldname, term.encode("utf-8"))].append(
+                        (docnum, float(freq), self._encode_positions(fmt, poslist)))
+                    length += freq
+                self._lengths[fieldname][docnum] = length
+            elif field.indexed:
                 for tbytes, freq, weight, vbytes in field.index(value):
                     terms[(fieldname, tbytes)].append((docnum, weight, vbytes))
                     length += freq
@@ -243,6 +277,7 @@ class _FastSegmentWriter(SegmentWriter):
                 perdoc.add_column_value(fieldname, field.column_type,
                                         field.to_column_value(value))
         perdoc.finish_doc()
+        self.vocabulary.update(doc_words)
         self._added = True
         self.docnum += 1
 
@@ -267,8 +302,87 @@ class _FastSegmentWriter(SegmentWriter):
         self._terms.clear()
         self._lengths.clear()
 
-# Articles for the forked workers: set just before fork, inherited copy-on-write.
-_WORK: list[Article] = []
+
+# Work for the forked workers: set just before fork, inherited copy-on-write.
+_WORK: list[Article | tuple[Path, str]] = []
+
+
+def _load(item: Article | tuple[Path, str], max_bytes: int) -> Iterator[Article | Problem]:
+    """An article already parsed (JSONL, read by the parent), or a text file to read here."""
+    if isinstance(item, Article):
+        yield item
+    else:
+        yield from read_text_file(item[0], item[1], max_bytes)
+
+
+def _write_slice(gen_dir: str, start: int, step: int, max_bytes: int, counter, results) -> None:
+    try:
+        ix = whoosh_index.open_dir(gen_dir)
+        writer = _FastSegmentWriter(ix)
+        problems: list[Problem] = []
+        for n, item in enumerate(_WORK[start::step], start=1):
+            for got in _load(item, max_bytes):
+                if isinstance(got, Problem):
+                    problems.append(got)
+                else:
+                    writer.add_document(**document(got))
+            if n % 200 == 0:
+                with counter.get_lock():
+                    counter.value += 200
+        # Whoosh's MpWriter does the same: finish this worker's segment and hand the segment
+        # object to the parent, which lists every worker's segment in one table of contents.
+        segment = writer._finalize_segment()
+        results.put(("ok", (segment, writer.vocabulary, problems, writer.docnum)))
+    except BaseException as exc:  # reported to the parent, which fails the build
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+        raise
+
+
+def _write_parallel(gen_dir: Path, work: list, procs: int, max_bytes: int,
+                    progress: Progress | None) -> tuple[Counter, list[Problem], int]:
+    global _WORK
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("i", 0)
+    results = ctx.Queue()
+    _WORK = work
+    segments, problems, documents = [], [], 0
+    vocabulary: Counter = Counter()
+    try:
+        workers = [ctx.Process(target=_write_slice,
+                               args=(str(gen_dir), i, procs, max_bytes, counter, results),
+                               daemon=True) for i in range(procs)]
+        for w in workers:
+            w.start()
+        done = 0
+        while done < procs:
+            try:
+                status, payload = results.get(timeout=0.2)
+            except queue.Empty:
+                if progress:
+                    progress("index", min(counter.value, len(work)), len(work))
+                if any(w.exitcode not in (None, 0) for w in workers) and results.empty():
+                    raise BuildError("an indexing worker died") from None
+                continue
+            if status != "ok":
+                raise BuildError(f"an indexing worker failed: {payload}")
+            done += 1
+            segment, words_df, worker_problems, count = payload
+            if count:
+                segments.append(segment)
+            vocabulary.update(words_df)
+            problems.extend(worker_problems)
+            documents += count
+        for w in workers:
+            w.join()
+    finally:
+        _WORK = []
+    ix = whoosh_index.open_dir(str(gen_dir))
+    writer = SegmentWriter(ix)
+    # A fresh index has no segments of its own: commit a TOC that lists the workers' segments.
+    writer._close_segment()
+    writer._commit_toc(segments)
+    writer._finish()
+    return vocabulary, problems, documents
 
 
 def _add_articles(writer, articles: Iterable[Article], vocabulary: Counter,
@@ -278,65 +392,6 @@ def _add_articles(writer, articles: Iterable[Article], vocabulary: Counter,
         vocabulary.update(words(article.title) | words(article.body))
         if n % 200 == 0:
             tick(n)
-
-
-def _write_slice(gen_dir: str, start: int, step: int, counter, results) -> None:
-    def tick(_n: int) -> None:
-        with counter.get_lock():
-            counter.value += 200
-
-    try:
-        ix = whoosh_index.open_dir(gen_dir)
-        writer = _FastSegmentWriter(ix)
-        vocabulary: Counter = Counter()
-        _add_articles(writer, _WORK[start::step], vocabulary, tick)
-        # Whoosh's MpWriter does the same: finish this worker's segment and hand the segment
-        # object to the parent, which lists every worker's segment in one table of contents.
-        segment = writer._finalize_segment()
-        results.put(("ok", (segment, vocabulary)))
-    except BaseException as exc:  # reported to the parent, which fails the build
-        results.put(("error", f"{type(exc).__name__}: {exc}"))
-        raise
-
-
-def _write_parallel(gen_dir: Path, articles: list[Article], procs: int,
-                    progress: Progress | None) -> Counter:
-    global _WORK
-    ctx = multiprocessing.get_context("fork")
-    counter = ctx.Value("i", 0)
-    results = ctx.Queue()
-    _WORK = articles
-    try:
-        workers = [ctx.Process(target=_write_slice, args=(str(gen_dir), i, procs, counter, results),
-                               daemon=True) for i in range(procs)]
-        for w in workers:
-            w.start()
-        segments = []
-        vocabulary: Counter = Counter()
-        while len(segments) < procs:
-            try:
-                status, payload = results.get(timeout=0.2)
-            except Exception:  # queue.Empty: report progress and check for dead workers
-                if progress:
-                    progress("index", min(counter.value, len(articles)), len(articles))
-                if any(w.exitcode not in (None, 0) for w in workers) and results.empty():
-                    raise BuildError("an indexing worker died") from None
-                continue
-            if status != "ok":
-                raise BuildError(f"an indexing worker failed: {payload}")
-            segments.append(payload[0])
-            vocabulary.update(payload[1])
-        for w in workers:
-            w.join()
-    finally:
-        _WORK = []
-    ix = whoosh_index.open_dir(str(gen_dir))
-    writer = SegmentWriter(ix)
-    # A fresh index has no segments of its own: commit a TOC that lists the workers' segments.
-    writer._close_segment()
-    writer._commit_toc([s for s in segments if s.doc_count() > 0])
-    writer._finish()
-    return vocabulary
 
 
 def _write_serial(gen_dir: Path, articles: list[Article], progress: Progress | None) -> Counter:
@@ -368,6 +423,40 @@ def read_vocabulary(generation: Path) -> Counter:
     return Counter(dict(zip(data["words"], data["df"], strict=True)))
 
 
+def plan(sources: Iterable[Path], max_bytes: int) -> tuple[list, list[Problem]]:
+    """What a full build will index, without reading text files yet (workers read them).
+
+    JSONL files are parsed here (one fast pass; their ids are inside). Text-file ids come from
+    paths, so duplicates are resolved now: the later source wins, as in :func:`collect`.
+    """
+    items: dict[str, Article | tuple[Path, str]] = {}
+    problems: list[Problem] = []
+    for source in sources:
+        for found in iter_files(Path(source)):
+            if isinstance(found, Problem):
+                problems.append(found)
+                continue
+            path, root = found
+            if path.name.endswith(".txt"):
+                entries: Iterable = [(path, text_id(path, root))]
+            else:
+                entries = read_jsonl_file(path, max_bytes)
+            for entry in entries:
+                if isinstance(entry, Problem):
+                    problems.append(entry)
+                    continue
+                key = entry.id if isinstance(entry, Article) else entry[1]
+                earlier = items.pop(key, None)
+                if earlier is not None:
+                    where = earlier.path if isinstance(earlier, Article) else str(earlier[0])
+                    here = entry.path if isinstance(entry, Article) else str(entry[0])
+                    problems.append(Problem(
+                        here, f"duplicate id {key!r}: replaces the article from {where}",
+                        skipped=False))
+                items[key] = entry
+    return list(items.values()), problems
+
+
 def _read(sources: Iterable[Path | str], max_bytes: int,
           progress: Progress | None) -> tuple[dict[str, Article], list[Problem]]:
     def counted():
@@ -391,26 +480,30 @@ def build(index_dir: Path | str, sources: Iterable[Path | str], *, update: bool 
     started = time.perf_counter()
     with BuildLock(index_dir):
         _clean_stale(index_dir)
-        articles, problems = _read(sources, max_bytes, progress)
-        report = BuildReport(mode="update" if update else "full", problems=problems)
-        if strict and report.skipped:
-            raise BuildError(f"--strict: {len(report.skipped)} file(s) skipped, index unchanged:\n"
-                             + "\n".join(f"  {p}" for p in report.skipped))
         previous = current_generation(index_dir)
+        update = update and previous is not None
+        report = BuildReport(mode="update" if update else "full")
+        if update:
+            articles, report.problems = _read(sources, max_bytes, progress)
+        else:
+            work, report.problems = plan(sources, max_bytes)
+        _check_strict(strict, report)
         tmp = _new_generation_dir(index_dir)
         try:
-            if update and previous is not None:
+            if update:
                 _apply_update(previous, tmp, articles, report, progress)
             else:
-                report.mode = "full"
                 whoosh_index.create_in(str(tmp), build_schema())
-                ordered = list(articles.values())
-                if procs > 1 and len(ordered) >= PARALLEL_MIN_ARTICLES:
-                    vocabulary = _write_parallel(tmp, ordered, procs, progress)
+                if procs > 1 and len(work) >= PARALLEL_MIN_ARTICLES:
+                    vocabulary, late, report.indexed = _write_parallel(
+                        tmp, work, procs, max_bytes, progress)
                 else:
-                    vocabulary = _write_serial(tmp, ordered, progress)
+                    articles, late = collect(a for item in work for a in _load(item, max_bytes))
+                    vocabulary = _write_serial(tmp, list(articles.values()), progress)
+                    report.indexed = len(articles)
+                report.problems.extend(late)
+                _check_strict(strict, report)
                 write_vocabulary(tmp, vocabulary)
-                report.indexed = len(ordered)
             report.documents = whoosh_index.open_dir(str(tmp)).doc_count()
             report.seconds = time.perf_counter() - started
             info = {
@@ -431,6 +524,12 @@ def build(index_dir: Path | str, sources: Iterable[Path | str], *, update: bool 
             raise
         _clean_stale(index_dir)
     return report
+
+
+def _check_strict(strict: bool, report: BuildReport) -> None:
+    if strict and report.skipped:
+        raise BuildError(f"--strict: {len(report.skipped)} file(s) skipped, index unchanged:\n"
+                         + "\n".join(f"  {p}" for p in report.skipped))
 
 
 def _link_copy(src: Path, dst: Path) -> None:

@@ -60,6 +60,19 @@ def index_terms(text: str) -> dict[str, list[int]]:
     return poses
 
 
+def analyze(text: str) -> tuple[dict[str, list[int]], set[str]]:
+    """One pass over ``text``: stemmed term → positions (what the index holds) and the distinct
+    unstemmed words (what the spelling vocabulary holds)."""
+    poses: dict[str, list[int]] = defaultdict(list)
+    seen: set[str] = set()
+    for pos, word in enumerate(TOKEN_PATTERN.findall(text.lower())):
+        if len(word) < 2 or word in STOP_WORDS:
+            continue
+        poses[stem(word)].append(pos)
+        seen.add(word)
+    return poses, {w for w in seen if w.isalpha()}
+
+
 def words(text: str) -> set[str]:
     """Distinct unstemmed, lower-cased, non-stop words: what the spelling vocabulary holds."""
     found = set(TOKEN_PATTERN.findall(text.lower())) - STOP_WORDS
