@@ -128,6 +128,31 @@ def read_build_info(generation: Path) -> dict:
 # -- the lock --------------------------------------------------------------------------------------
 
 
+_HELD_LOCKS: set[int] = set()
+
+
+def _detach_from_parent(parent: int) -> None:
+    """In a forked build worker: let the lock go with the parent, and die with it.
+
+    A forked child shares the parent's open lock file, so it would hold the flock after the
+    parent is killed; closing its copy leaves the parent's as the only one. PR_SET_PDEATHSIG
+    makes the kernel kill the worker if the parent dies, instead of it writing on for nobody.
+    """
+    for fd in list(_HELD_LOCKS):
+        os.close(fd)
+    _HELD_LOCKS.clear()
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
 class BuildLock:
     """An exclusive, non-blocking flock on ``index/.lock``; the holder's pid is written into it."""
 
@@ -146,6 +171,7 @@ class BuildLock:
             raise LockedError(
                 f"another build is running on {self.path.parent} ({holder or 'unknown holder'});"
                 " try again when it has finished") from None
+        _HELD_LOCKS.add(fd)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} since {dt.datetime.now():%Y-%m-%d %H:%M:%S}".encode(), 0)
         self.fd = fd
@@ -153,6 +179,7 @@ class BuildLock:
 
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
+            _HELD_LOCKS.discard(self.fd)
             os.ftruncate(self.fd, 0)
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
@@ -315,7 +342,9 @@ def _load(item: Article | tuple[Path, str], max_bytes: int) -> Iterator[Article 
         yield from read_text_file(item[0], item[1], max_bytes)
 
 
-def _write_slice(gen_dir: str, start: int, step: int, max_bytes: int, counter, results) -> None:
+def _write_slice(gen_dir: str, start: int, step: int, max_bytes: int, counter, results,
+                 parent: int) -> None:
+    _detach_from_parent(parent)
     try:
         ix = whoosh_index.open_dir(gen_dir)
         writer = _FastSegmentWriter(ix)
@@ -349,7 +378,8 @@ def _write_parallel(gen_dir: Path, work: list, procs: int, max_bytes: int,
     vocabulary: Counter = Counter()
     try:
         workers = [ctx.Process(target=_write_slice,
-                               args=(str(gen_dir), i, procs, max_bytes, counter, results),
+                               args=(str(gen_dir), i, procs, max_bytes, counter, results,
+                                     os.getpid()),
                                daemon=True) for i in range(procs)]
         for w in workers:
             w.start()
