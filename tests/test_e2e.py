@@ -476,19 +476,9 @@ def test_rebuilds_and_updates_while_searching_fail_no_request(tmp_path, serve, b
 # -- 3. a rebuild killed halfway -----------------------------------------------------------------
 
 
-KILL_BUILD_PROCESS_BUG = (
-    "BUG: SIGKILL of the `searchsvc index` process orphans its forked indexing workers "
-    "(indexer._write_parallel); they keep the inherited flock on index/.lock and, once their "
-    "result (segment + vocabulary) exceeds the pipe buffer, block forever in Queue.put's feeder "
-    "thread, so every later build fails with 'another build is running (pid <dead pid>)'")
-
-
 @pytest.mark.e2e
-@pytest.mark.parametrize("kill", [
-    "process-group",
-    pytest.param("build-process",
-                 marks=pytest.mark.xfail(strict=True, reason=KILL_BUILD_PROCESS_BUG)),
-])
+# Killing only the build process (not its group) must not orphan workers that hold the lock.
+@pytest.mark.parametrize("kill", ["process-group", "build-process"])
 def test_rebuild_killed_halfway_fails_no_request_and_next_build_is_served(
         tmp_path, serve, builds, kill):
     source, index = tmp_path / "src", tmp_path / "index"
