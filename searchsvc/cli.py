@@ -133,25 +133,31 @@ def serve(host: str, port: int, index: str, source: str, workers: int) -> None:
 @click.option("--to", "date_to", help="Inclusive end date.")
 @click.option("--sort", type=click.Choice(["relevance", "newest", "oldest"]))
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--collapse/--no-collapse", default=True, show_default=True,
+              help="Show each story once, with its other versions listed under it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the GET /api/search document.")
 def search(query: str, index: str, date_from: str | None, date_to: str | None,
-           sort: str | None, limit: int, as_json: bool) -> None:
+           sort: str | None, limit: int, collapse: bool, as_json: bool) -> None:
     """Search from the terminal."""
     from searchsvc import search as core
     from searchsvc.query import parse_search_args
     from searchsvc.searcher import Engine
 
-    args = {"q": query, "from": date_from, "to": date_to, "sort": sort, "per_page": str(limit)}
+    args = {"q": query, "from": date_from, "to": date_to, "sort": sort, "per_page": str(limit),
+            "collapse": str(collapse).lower()}
     try:
         sq = parse_search_args({k: v for k, v in args.items() if v is not None})
-        result = core.search(Engine(index).view(), sq)
+        view = Engine(index).view()
+        result = core.search(view, sq)
     except ServiceError as exc:
         click.echo(f"error: {exc.detail}", err=True)
         sys.exit(2 if exc.status == 400 else 1)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
-    click.echo(f"{result.total:,} articles ({result.took_ms} ms)")
+    n = result.total_stories
+    stories = f" in {n:,} {'story' if n == 1 else 'stories'}" if collapse else ""
+    click.echo(f"{result.total:,} articles{stories} ({result.took_ms} ms)")
     for n, hit in enumerate(result.hits, start=1):
         click.echo(f"\n{n:>3}. {click.style(hit.title, bold=True)}")
         click.echo(f"     {hit.date or 'undated'}  {hit.id}")
@@ -163,6 +169,12 @@ def search(query: str, index: str, date_from: str | None, date_to: str | None,
             if not sys.stdout.isatty():
                 text = text.replace("\x1b[1m", "").replace("\x1b[0m", "")
             click.echo(f"     {text}")
+        others = (hit.story or {}).get("others", [])
+        for other in others[:3]:
+            version = core.get_article(view, other)
+            click.echo(f"     + {version.date or 'undated'}  {version.title}  ({other})")
+        if len(others) > 3:
+            click.echo(f"     + {len(others) - 3} more versions of this story")
     if result.did_you_mean:
         click.echo(f"\nDid you mean: {result.did_you_mean['q']}")
 

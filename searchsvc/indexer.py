@@ -51,11 +51,13 @@ from searchsvc.articles import (
     text_id,
 )
 from searchsvc.schema import NewsAnalyzer, analyze, build_schema, decode_meta, document, words
+from searchsvc.stories import DocTerms, cluster
 
 CURRENT = "current"
 LOCK = ".lock"
 BUILD_INFO = "build.json"
 VOCABULARY = "vocabulary.json"
+STORIES = "stories.json"
 KEEP_OLD = 2
 PARALLEL_MIN_ARTICLES = 2000
 
@@ -274,6 +276,7 @@ class _FastSegmentWriter(SegmentWriter):
         docnum = self.docnum
         terms = self._terms
         doc_words: set[str] = set()
+        doc_tf: dict[str, int] = {}
         perdoc.start_doc(docnum)
         for fieldname in sorted(fields):
             value = fields[fieldname]
@@ -290,6 +293,7 @@ class _FastSegmentWriter(SegmentWriter):
                     terms[(fieldname, term.encode("utf-8"))].append(
                         (docnum, float(freq), self._encode_positions(fmt, poslist)))
                     length += freq
+                    doc_tf[term] = doc_tf.get(term, 0) + freq
                 self._lengths[fieldname][docnum] = length
             elif field.indexed:
                 for tbytes, freq, weight, vbytes in field.index(value):
@@ -305,6 +309,7 @@ class _FastSegmentWriter(SegmentWriter):
                                         field.to_column_value(value))
         perdoc.finish_doc()
         self.vocabulary.update(doc_words)
+        self.last_tf = doc_tf
         self._added = True
         self.docnum += 1
 
@@ -330,6 +335,23 @@ class _FastSegmentWriter(SegmentWriter):
         self._lengths.clear()
 
 
+@dataclass
+class _Built:
+    """What writing a set of articles produced (one worker's share, or a whole build)."""
+
+    vocabulary: Counter = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+    documents: int = 0
+    doc_terms: list[DocTerms] = field(default_factory=list)
+    segment: object = None
+
+    def add(self, other: _Built) -> None:
+        self.vocabulary.update(other.vocabulary)
+        self.problems.extend(other.problems)
+        self.documents += other.documents
+        self.doc_terms.extend(other.doc_terms)
+
+
 # Work for the forked workers: set just before fork, inherited copy-on-write.
 _WORK: list[Article | tuple[Path, str]] = []
 
@@ -349,33 +371,35 @@ def _write_slice(gen_dir: str, start: int, step: int, max_bytes: int, counter, r
         ix = whoosh_index.open_dir(gen_dir)
         writer = _FastSegmentWriter(ix)
         problems: list[Problem] = []
+        doc_terms: list[DocTerms] = []
         for n, item in enumerate(_WORK[start::step], start=1):
             for got in _load(item, max_bytes):
                 if isinstance(got, Problem):
                     problems.append(got)
                 else:
                     writer.add_document(**document(got))
+                    doc_terms.append(DocTerms(got.id, _ordinal(got), writer.last_tf))
             if n % 200 == 0:
                 with counter.get_lock():
                     counter.value += 200
         # Whoosh's MpWriter does the same: finish this worker's segment and hand the segment
         # object to the parent, which lists every worker's segment in one table of contents.
         segment = writer._finalize_segment()
-        results.put(("ok", (segment, writer.vocabulary, problems, writer.docnum)))
+        results.put(("ok", _Built(writer.vocabulary, problems, writer.docnum, doc_terms, segment)))
     except BaseException as exc:  # reported to the parent, which fails the build
         results.put(("error", f"{type(exc).__name__}: {exc}"))
         raise
 
 
 def _write_parallel(gen_dir: Path, work: list, procs: int, max_bytes: int,
-                    progress: Progress | None) -> tuple[Counter, list[Problem], int]:
+                    progress: Progress | None) -> _Built:
     global _WORK
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)
     results = ctx.Queue()
     _WORK = work
-    segments, problems, documents = [], [], 0
-    vocabulary: Counter = Counter()
+    segments = []
+    built = _Built()
     try:
         workers = [ctx.Process(target=_write_slice,
                                args=(str(gen_dir), i, procs, max_bytes, counter, results,
@@ -396,12 +420,9 @@ def _write_parallel(gen_dir: Path, work: list, procs: int, max_bytes: int,
             if status != "ok":
                 raise BuildError(f"an indexing worker failed: {payload}")
             done += 1
-            segment, words_df, worker_problems, count = payload
-            if count:
-                segments.append(segment)
-            vocabulary.update(words_df)
-            problems.extend(worker_problems)
-            documents += count
+            if payload.documents:
+                segments.append(payload.segment)
+            built.add(payload)
         for w in workers:
             w.join()
     finally:
@@ -412,30 +433,59 @@ def _write_parallel(gen_dir: Path, work: list, procs: int, max_bytes: int,
     writer._close_segment()
     writer._commit_toc(segments)
     writer._finish()
-    return vocabulary, problems, documents
+    return built
 
 
 def _add_articles(writer, articles: Iterable[Article], vocabulary: Counter,
-                  tick: Callable[[int], None]) -> None:
+                  tick: Callable[[int], None]) -> list[DocTerms]:
+    doc_terms = []
     for n, article in enumerate(articles, start=1):
         writer.add_document(**document(article))
-        vocabulary.update(words(article.title) | words(article.body))
+        doc_terms.append(_doc_terms(article.id, article.date, article.title, article.body,
+                                    vocabulary))
         if n % 200 == 0:
             tick(n)
+    return doc_terms
 
 
-def _write_serial(gen_dir: Path, articles: list[Article], progress: Progress | None) -> Counter:
+def _ordinal(article: Article) -> int | None:
+    return article.date.toordinal() if article.date else None
+
+
+def _doc_terms(article_id: str, date: dt.date | int | None, title: str, body: str,
+               vocabulary: Counter | None = None) -> DocTerms:
+    poses, found = analyze(f"{title}\n{body}")
+    if vocabulary is not None:
+        vocabulary.update(found)
+    ordinal = date.toordinal() if isinstance(date, dt.date) else date
+    return DocTerms(article_id, ordinal, {t: len(p) for t, p in poses.items()})
+
+
+def _write_serial(gen_dir: Path, articles: list[Article], progress: Progress | None) -> _Built:
     ix = whoosh_index.open_dir(str(gen_dir))
     writer = ix.writer(limitmb=256)
-    vocabulary: Counter = Counter()
+    built = _Built(documents=len(articles))
     try:
-        _add_articles(writer, articles, vocabulary,
-                      lambda n: progress and progress("index", n, len(articles)))
+        built.doc_terms = _add_articles(writer, articles, built.vocabulary,
+                                        lambda n: progress and progress("index", n, len(articles)))
         writer.commit()
     except BaseException:
         writer.cancel()
         raise
-    return vocabulary
+    return built
+
+
+def write_stories(generation: Path, doc_terms: list[DocTerms]) -> None:
+    (generation / STORIES).write_text(json.dumps(cluster(doc_terms), separators=(",", ":")),
+                                      "utf-8")
+
+
+def read_stories(generation: Path) -> dict[str, str]:
+    """article id → story id for the articles that share a story with another."""
+    try:
+        return json.loads((generation / STORIES).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def write_vocabulary(generation: Path, vocabulary: Counter) -> None:
@@ -525,15 +575,16 @@ def build(index_dir: Path | str, sources: Iterable[Path | str], *, update: bool 
             else:
                 whoosh_index.create_in(str(tmp), build_schema())
                 if procs > 1 and len(work) >= PARALLEL_MIN_ARTICLES:
-                    vocabulary, late, report.indexed = _write_parallel(
-                        tmp, work, procs, max_bytes, progress)
+                    built = _write_parallel(tmp, work, procs, max_bytes, progress)
                 else:
                     articles, late = collect(a for item in work for a in _load(item, max_bytes))
-                    vocabulary = _write_serial(tmp, list(articles.values()), progress)
-                    report.indexed = len(articles)
-                report.problems.extend(late)
+                    built = _write_serial(tmp, list(articles.values()), progress)
+                    built.problems = late
+                report.indexed = built.documents
+                report.problems.extend(built.problems)
                 _check_strict(strict, report)
-                write_vocabulary(tmp, vocabulary)
+                write_vocabulary(tmp, built.vocabulary)
+                write_stories(tmp, built.doc_terms)
             report.documents = whoosh_index.open_dir(str(tmp)).doc_count()
             report.seconds = time.perf_counter() - started
             info = {
@@ -564,7 +615,7 @@ def _check_strict(strict: bool, report: BuildReport) -> None:
 
 def _link_copy(src: Path, dst: Path) -> None:
     for entry in src.iterdir():
-        if entry.is_file() and entry.name not in (BUILD_INFO, VOCABULARY):
+        if entry.is_file() and entry.name not in (BUILD_INFO, VOCABULARY, STORIES):
             try:
                 os.link(entry, dst / entry.name)
             except OSError:
@@ -606,6 +657,17 @@ def _apply_update(previous: Path, tmp: Path, articles: dict[str, Article], repor
             writer.cancel()
             raise
     write_vocabulary(tmp, vocabulary)
+    # Stories are recomputed over the whole collection: a new article can join an old story.
+    write_stories(tmp, _all_doc_terms(whoosh_index.open_dir(str(tmp))))
+
+
+def _all_doc_terms(ix) -> list[DocTerms]:
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        metas = reader.column_reader("meta")
+        return [_doc_terms(stored["id"], decode_meta(metas[d])["d"], stored.get("title", ""),
+                           stored.get("body", ""))
+                for d, stored in reader.iter_docs()]
 
 
 def _updating(writer, changed: list[Article]) -> list[Article]:

@@ -43,12 +43,17 @@ class Hit:
     places: list[str]
     people: list[str]
     orgs: list[str]
+    story: dict | None = None
 
 
 @dataclass
 class SearchResult:
+    """``total`` and every facet count count articles; ``total_stories`` counts the stories
+    they belong to, which is what the hits list when ``collapse`` is on."""
+
     query: dict
     total: int
+    total_stories: int
     took_ms: float
     hits: list[Hit]
     facets: dict
@@ -132,14 +137,13 @@ def _all_but(base: np.ndarray, masks: dict[str, np.ndarray], skip: str | None) -
     return out
 
 
-def _rank(view: IndexView, sq: SearchQuery, parsed: ParsedQuery, final: np.ndarray,
-          scores: np.ndarray) -> list[tuple[int, float | None]]:
-    """(docnum, score) for the requested page, in order."""
-    start, stop = sq.offset, sq.offset + sq.per_page
+def _order(view: IndexView, sq: SearchQuery, parsed: ParsedQuery, final: np.ndarray,
+           scores: np.ndarray) -> np.ndarray:
+    """Every matching document, best first."""
     if sq.sort == "relevance" and not parsed.match_all:
         # Tier 0 (every word) ranks before tier 1 (any word); within a tier, by score.
         first = view.mask(parsed.tiers[0]) if len(parsed.tiers) > 1 else None
-        return view.rank(final, scores, first, start, stop)
+        return view.rank(final, _with_recency(view, sq, scores), first)
     docs = np.flatnonzero(final)
     dates = view.columns.date[docs]
     # Undated articles sort after dated ones in both directions; ties keep index order.
@@ -147,9 +151,36 @@ def _rank(view: IndexView, sq: SearchQuery, parsed: ParsedQuery, final: np.ndarr
         keys = np.where(dates < 0, np.iinfo(np.int64).max, dates)
     else:
         keys = np.where(dates < 0, np.iinfo(np.int64).max, -dates)
-    order = np.argsort(keys, kind="stable")[start:stop]
-    with_scores = sq.sort == "relevance" or not parsed.match_all
-    return [(int(d), float(scores[d]) if with_scores else None) for d in docs[order]]
+    return docs[np.argsort(keys, kind="stable")]
+
+
+def _with_recency(view: IndexView, sq: SearchQuery, scores: np.ndarray) -> np.ndarray:
+    """score × 0.5^(age / half-life), age in days before the newest article of the index
+    (an archive's "now"); undated articles count as the oldest."""
+    if not sq.recency_days:
+        return scores
+    dates = view.columns.date
+    dated = dates >= 0
+    if not dated.any():
+        return scores
+    newest = dates[dated].max()
+    age = np.where(dated, newest - dates, newest - dates[dated].min()).astype(np.float64)
+    return scores * np.power(0.5, age / sq.recency_days)
+
+
+def _collapse(view: IndexView, ordered: np.ndarray) -> np.ndarray:
+    """Keep the best-ranked article of each story, in rank order."""
+    _, first = np.unique(view.story_key[ordered], return_index=True)
+    return ordered[np.sort(first)]
+
+
+def _story(view: IndexView, docnum: int, final: np.ndarray) -> dict:
+    key = view.story_key[docnum]
+    members = np.flatnonzero((view.story_key == key) & final)
+    members = members[np.argsort(-view.columns.date[members], kind="stable")]
+    article_id = view.ids[docnum]
+    return {"id": view.story_id.get(article_id, article_id), "size": int(len(members)),
+            "others": [view.ids[d] for d in members.tolist() if d != docnum][:20]}
 
 
 def search(view: IndexView, sq: SearchQuery, facet_size: int = FACET_SIZE) -> SearchResult:
@@ -159,8 +190,16 @@ def search(view: IndexView, sq: SearchQuery, facet_size: int = FACET_SIZE) -> Se
     masks = _filter_masks(view, sq)
     final = _all_but(base, masks, None)
     total = int(final.sum())
-    page = _rank(view, sq, parsed, final, scores)
-    hits = [make_hit(view, d, s, parsed) for d, s in page]
+    ordered = _order(view, sq, parsed, final, scores)
+    stories = int(len(np.unique(view.story_key[final])))
+    if sq.collapse:
+        ordered = ordered[:0] if not len(ordered) else _collapse(view, ordered)
+    scored = sq.sort == "relevance" and not parsed.match_all
+    hits = []
+    for d in ordered[sq.offset: sq.offset + sq.per_page].tolist():
+        hit = make_hit(view, d, float(scores[d]) if scored else None, parsed)
+        hit.story = _story(view, d, final)
+        hits.append(hit)
 
     facets: dict = {}
     hist_mask = _all_but(base, masks, "date")
@@ -180,7 +219,7 @@ def search(view: IndexView, sq: SearchQuery, facet_size: int = FACET_SIZE) -> Se
                                   sq.filters.get(name, ()))
     did_you_mean = suggest_correction(view, parsed, masks, total)
     return SearchResult(
-        query=sq.echo(), total=total,
+        query=sq.echo(), total=total, total_stories=stories,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
         hits=hits, facets=facets, did_you_mean=did_you_mean,
     )
@@ -248,11 +287,26 @@ def get_article(view: IndexView, article_id: str) -> Article:
 
 
 def related(view: IndexView, article_id: str, limit: int = 5) -> list[Hit]:
+    """Other versions of the article's story first (newest first), then the most similar
+    articles by more-like-this."""
     docnum = view.docnum.get(article_id)
     if docnum is None:
         raise NotFound(f"no article with id {article_id!r}")
-    return [make_hit(view, d, s, None) for d, s in view.more_like(docnum, limit)
-            if d != docnum and view.columns.live[d]][:limit]
+    live = view.columns.live
+    story = _story(view, docnum, live)
+    chosen = [(view.docnum[i], None) for i in story["others"]][:limit]
+    seen = {docnum} | {d for d, _ in chosen}
+    if len(chosen) < limit:
+        for d, score in view.more_like(docnum, limit + len(seen)):
+            if d not in seen and live[d]:
+                chosen.append((d, score))
+                seen.add(d)
+    hits = []
+    for d, score in chosen[:limit]:
+        hit = make_hit(view, d, score, None)
+        hit.story = _story(view, d, live)
+        hits.append(hit)
+    return hits
 
 
 def suggest(view: IndexView, prefix: str, limit: int = 8) -> list[str]:
@@ -276,7 +330,7 @@ def suggest(view: IndexView, prefix: str, limit: int = 8) -> list[str]:
             parsed = None
         if parsed and not parsed.match_all:
             allowed, scores = view.evaluate(parsed.tiers[0])
-            for docnum, _ in view.rank(allowed, scores, None, 0, limit * 2):
+            for docnum in view.rank(allowed, scores, None)[: limit * 2].tolist():
                 title = view.stored(docnum).get("title", "")
                 if title and title not in out:
                     out.append(title)

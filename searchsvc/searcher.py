@@ -35,7 +35,7 @@ from whoosh.qparser import AndGroup, FuzzyTermPlugin, MultifieldParser, OrGroup
 
 from searchsvc.errors import IndexUnavailable, InvalidQuery
 from searchsvc.facets import Columns
-from searchsvc.indexer import current_generation, read_build_info, read_vocabulary
+from searchsvc.indexer import current_generation, read_build_info, read_stories, read_vocabulary
 from searchsvc.schema import FACET_FIELDS, TEXT_FIELDS, decode_meta
 
 TITLE_BOOST = 2.0
@@ -121,6 +121,19 @@ class IndexView:
             {name: [f[i] for f in facet_lists] for i, name in enumerate(FACET_FIELDS)},
         )
         self.columns.date[~live] = -1
+        self._load_stories()
+
+    def _load_stories(self) -> None:
+        """story_key[d]: one number per story (a lone article is its own story)."""
+        stories = read_stories(self.generation)
+        key = np.arange(self.columns.n, dtype=np.int64)
+        first: dict[str, int] = {}
+        for article_id, story in stories.items():
+            d = self.docnum.get(article_id)
+            if d is not None:
+                key[d] = first.setdefault(story, d)
+        self.story_key = key
+        self.story_id = stories
 
     def _field_lengths(self, fieldname: str) -> np.ndarray:
         # Whoosh's own (byte-quantised) per-document lengths, so scores match its BM25F.
@@ -346,14 +359,13 @@ class IndexView:
         return mask, scores
 
     def rank(self, candidates: np.ndarray, scores: np.ndarray, first: np.ndarray | None,
-             start: int, stop: int) -> list[tuple[int, float]]:
-        """Positions ``start:stop`` of the ``candidates`` ordered by tier (``first`` before the
-        rest), then score, then newest date, then index order."""
+             ) -> np.ndarray:
+        """The ``candidates`` ordered by tier (``first`` before the rest), then score, then
+        newest date, then index order."""
         docs = np.flatnonzero(candidates)
-        key = scores[docs].astype(np.float64)
+        key = scores[docs]
         tier = first[docs] if first is not None else np.ones(len(docs), dtype=bool)
-        order = np.lexsort((docs, -self.columns.date[docs], -key, ~tier))[start:stop]
-        return [(int(docs[i]), float(key[i])) for i in order]
+        return docs[np.lexsort((docs, -self.columns.date[docs], -key, ~tier))]
     # -- documents ----------------------------------------------------------------------------
 
     def stored(self, docnum: int) -> dict:

@@ -1,0 +1,196 @@
+"""Story clustering: articles that report the same event, told in different words.
+
+News archives carry one story many times: several outlets, or a wire's successive updates. Two
+write-ups of one event share names and subject words, not sentences — the two seed articles
+share few word 3-shingles, so shingle-based MinHash/SimHash would keep them apart. Instead each
+article becomes a TF-IDF vector of its stemmed terms (sublinear tf, smoothed idf, L2-normalised),
+and two articles are the same story when
+
+* they are dated at most :data:`WINDOW_DAYS` apart (undated articles never cluster), and
+* their cosine similarity is at least :data:`THRESHOLD`.
+
+Comparing every pair is quadratic, so candidates come from a blocking step: each article's
+:data:`KEY_TERMS` highest-weighted *distinctive* terms (in at most :data:`DISTINCTIVE_DF` of
+all articles: names, places, subjects rather than "shares" or "said"); two articles are compared
+only if they share at least :data:`MIN_SHARED` key terms. Matches are merged with union–find;
+a story's id is the id of its earliest article.
+
+No Whoosh here: the indexer hands in term frequencies it has already computed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+THRESHOLD = 0.30
+WINDOW_DAYS = 3
+KEY_TERMS = 12
+MIN_SHARED = 2
+MAX_BLOCK = 400
+DISTINCTIVE_DF = 0.01
+
+
+@dataclass(frozen=True)
+class DocTerms:
+    id: str
+    date: int | None  # proleptic ordinal
+    tf: Mapping[str, int]
+
+
+@dataclass
+class _Matrix:
+    """All documents' normalised TF-IDF weights as one sorted sparse array (CSR-like)."""
+
+    offsets: np.ndarray  # doc d's entries are offsets[d]:offsets[d + 1]
+    terms: np.ndarray    # term id of each entry, sorted within a document
+    weights: np.ndarray
+    key_docs: np.ndarray  # (doc, term) of every key term, as two parallel arrays
+    key_terms: np.ndarray
+    n_terms: int
+    entry_keys: np.ndarray  # doc * (n_terms + 1) + term, sorted: for lookups
+
+    def pair(self, x: int, y: int) -> float:
+        """Cosine of documents x and y."""
+        sx, sy = slice(self.offsets[x], self.offsets[x + 1]), slice(self.offsets[y],
+                                                                    self.offsets[y + 1])
+        _, ix, iy = np.intersect1d(self.terms[sx], self.terms[sy], assume_unique=True,
+                                   return_indices=True)
+        return float(np.dot(self.weights[sx][ix], self.weights[sy][iy]))
+
+
+def _term_ids(docs: Sequence[DocTerms]) -> tuple[np.ndarray, int]:
+    words = [t for d in docs for t in d.tf]
+    # Ids in sorted-term order, so ties between equally weighted terms break the same way in
+    # every build (Python's str hash is salted per process).
+    vocab = {t: i for i, t in enumerate(sorted(set(words)))}
+    ids = np.fromiter(map(vocab.__getitem__, words), dtype=np.int64, count=len(words))
+    return ids, len(vocab)
+
+
+def _matrix(docs: Sequence[DocTerms]) -> _Matrix:
+    n = len(docs)
+    lens = np.fromiter((len(d.tf) for d in docs), dtype=np.int64, count=n)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    terms, n_terms = _term_ids(docs)
+    tf = np.fromiter((c for d in docs for c in d.tf.values()), dtype=np.float64,
+                     count=len(terms))
+    doc_of = np.repeat(np.arange(n), lens)
+    df = np.bincount(terms, minlength=n_terms)
+    idf = np.log((n + 1) / (df + 1)) + 1.0
+    w = (1.0 + np.log(np.maximum(tf, 1))) * idf[terms]
+    norms = np.sqrt(np.bincount(doc_of, weights=w * w, minlength=n))
+    w /= np.where(norms > 0, norms, 1.0)[doc_of]
+    order = np.lexsort((terms, doc_of))
+    terms, w, doc_of = terms[order], w[order], doc_of[order]
+    # Key terms: each document's heaviest *distinctive* terms (names, places, subjects), so
+    # a formulaic item ("Shr 10 cts vs 12 cts, Net …") does not pair with all of its kind.
+    # A term in one article only can pair nothing, so it is never a key term.
+    distinctive = (df[terms] >= 2) & (df[terms] <= max(3, int(DISTINCTIVE_DF * n)))
+    by_weight = np.lexsort((-w, ~distinctive, doc_of))
+    rank = np.arange(len(terms)) - offsets[doc_of[by_weight]]
+    chosen = by_weight[(rank < KEY_TERMS) & distinctive[by_weight]]
+    return _Matrix(offsets, terms, w, doc_of[chosen], terms[chosen], n_terms,
+                   doc_of * (n_terms + 1) + terms)
+
+
+def _cosines(m: _Matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each pair (a[i], b[i]), vectorised over all pairs."""
+    if not len(a):
+        return np.zeros(0)
+    starts, ends = m.offsets[a], m.offsets[a + 1]
+    lens = ends - starts
+    pair_of = np.repeat(np.arange(len(a)), lens)
+    first = np.cumsum(lens) - lens
+    entry = np.arange(lens.sum()) - np.repeat(first, lens) + np.repeat(starts, lens)
+    # Look up b's weight for each of a's terms in the sorted (doc, term) keys.
+    all_keys = m.entry_keys
+    wanted = b[pair_of] * (m.n_terms + 1) + m.terms[entry]
+    pos = np.searchsorted(all_keys, wanted)
+    pos = np.minimum(pos, len(all_keys) - 1)
+    hit = all_keys[pos] == wanted
+    products = np.where(hit, m.weights[entry] * m.weights[pos], 0.0)
+    return np.bincount(pair_of, weights=products, minlength=len(a))
+
+
+def similarity(a: DocTerms, b: DocTerms, background: Sequence[DocTerms] = ()) -> float:
+    """Cosine of two articles' TF-IDF vectors (idf from both plus ``background``)."""
+    m = _matrix([a, b, *background])
+    return float(_cosines(m, np.array([0]), np.array([1]))[0])
+
+
+def _candidate_pairs(m: _Matrix, dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of dated documents within the window that share ≥ MIN_SHARED key terms."""
+    docs, terms = m.key_docs, m.key_terms
+    dated = dates[docs] >= 0
+    docs, terms = docs[dated], terms[dated]
+    order = np.lexsort((dates[docs], terms))
+    docs, terms = docs[order], terms[order]
+    d = dates[docs]
+    sizes = np.bincount(terms, minlength=m.n_terms)
+    common = sizes[terms] > MAX_BLOCK
+    found = []
+    for lag in range(1, MAX_BLOCK):
+        if lag >= len(docs):
+            break
+        ok = ((terms[lag:] == terms[:-lag]) & (d[lag:] - d[:-lag] <= WINDOW_DAYS)
+              & ~common[lag:])
+        if not ok.any():
+            break
+        a, b = docs[:-lag][ok], docs[lag:][ok]
+        found.append(np.minimum(a, b) * len(dates) + np.maximum(a, b))
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    codes, counts = np.unique(np.concatenate(found), return_counts=True)
+    codes = codes[counts >= MIN_SHARED]
+    return codes // len(dates), codes % len(dates)
+
+
+def cluster(docs: Sequence[DocTerms]) -> dict[str, str]:
+    """article id → story id, for the articles that share a story with at least one other."""
+    if len(docs) < 2:
+        return {}
+    m = _matrix(docs)
+    dates = np.fromiter((-1 if doc.date is None else doc.date for doc in docs), dtype=np.int64,
+                        count=len(docs))
+    a, b = _candidate_pairs(m, dates)
+
+    parent = list(range(len(docs)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    sims = _cosines(m, a, b)
+    same = np.flatnonzero(sims >= THRESHOLD)
+    same = same[np.argsort(-sims[same], kind="stable")]
+    # Strongest pairs first; two groups merge only if their leaders (first members) are
+    # similar too. Plain single-link chaining grew 100-article "stories" out of daily market
+    # reports where each is like the next.
+    leader = list(range(len(docs)))
+    for x, y in zip(a[same].tolist(), b[same].tolist(), strict=True):
+        rx, ry = find(x), find(y)
+        if rx == ry:
+            continue
+        lx, ly = leader[rx], leader[ry]
+        if (lx, ly) != (x, y) and m.pair(lx, ly) < THRESHOLD:
+            continue
+        parent[ry] = rx
+        leader[rx] = min(lx, ly, key=lambda d: (docs[d].date, docs[d].id))
+    groups: dict[int, list[int]] = defaultdict(list)
+    for d in range(len(docs)):
+        groups[find(d)].append(d)
+    stories: dict[str, str] = {}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        first = min(members, key=lambda d: (docs[d].date, docs[d].id))
+        for d in members:
+            stories[docs[d].id] = docs[first].id
+    return stories
