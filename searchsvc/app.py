@@ -9,6 +9,9 @@ which every error response is rendered.
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -44,8 +47,58 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(web)
     app.register_error_handler(Exception, handle_exception)
+    app.before_request(limit_request)
     app.after_request(security_headers)
+    app.extensions["searchsvc.rate"] = RateLimiter(float(app.config["RATE_LIMIT"]))
     return app
+
+
+MAX_QUERY_STRING = 16 * 1024
+
+
+class RateLimiter:
+    """Token bucket per client address: ``rate`` requests per second, bursts up to 2 seconds'
+    worth. Per server process (each gunicorn worker counts its own share)."""
+
+    def __init__(self, rate: float, clock=time.monotonic):
+        self.rate = rate
+        self.burst = max(1.0, 2 * rate)
+        self.clock = clock
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.lock = threading.Lock()
+
+    def retry_after(self, client: str) -> float:
+        """0 if the request may proceed, else seconds until it may."""
+        if self.rate <= 0:
+            return 0.0
+        now = self.clock()
+        with self.lock:
+            tokens, last = self.buckets.get(client, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self.buckets[client] = (tokens - 1, now)
+                if len(self.buckets) > 100_000:  # forget idle clients rather than grow forever
+                    self.buckets.clear()
+                return 0.0
+            self.buckets[client] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+def limit_request() -> None:
+    from flask import current_app
+
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise ServiceError(f"request bodies are limited to {limit:,} bytes", status=413,
+                           code="payload_too_large")
+    if len(request.query_string) > MAX_QUERY_STRING:
+        raise ServiceError(f"the query string is longer than {MAX_QUERY_STRING:,} bytes",
+                           status=414, code="uri_too_long")
+    if request.path.startswith("/api/"):
+        wait = current_app.extensions["searchsvc.rate"].retry_after(request.remote_addr or "-")
+        if wait:
+            raise ServiceError("too many requests; slow down", status=429, code="rate_limited",
+                               headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
 def engine() -> Engine:
