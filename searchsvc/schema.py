@@ -51,12 +51,15 @@ def is_stop(word: str) -> bool:
 
 
 def index_terms(text: str) -> dict[str, list[int]]:
-    """term → positions of the stemmed, stop-filtered words of ``text`` (the index-time path)."""
+    """term → positions of the stemmed, stop-filtered words of ``text`` (the index-time path).
+    Positions count the kept words, as Whoosh's StopFilter renumbers them."""
     poses: dict[str, list[int]] = defaultdict(list)
-    for pos, word in enumerate(TOKEN_PATTERN.findall(text.lower())):
+    pos = 0
+    for word in TOKEN_PATTERN.findall(text.lower()):
         if len(word) < 2 or word in STOP_WORDS:
             continue
         poses[stem(word)].append(pos)
+        pos += 1
     return poses
 
 
@@ -65,11 +68,13 @@ def analyze(text: str) -> tuple[dict[str, list[int]], set[str]]:
     unstemmed words (what the spelling vocabulary holds)."""
     poses: dict[str, list[int]] = defaultdict(list)
     seen: set[str] = set()
-    for pos, word in enumerate(TOKEN_PATTERN.findall(text.lower())):
+    pos = 0
+    for word in TOKEN_PATTERN.findall(text.lower()):
         if len(word) < 2 or word in STOP_WORDS:
             continue
         poses[stem(word)].append(pos)
         seen.add(word)
+        pos += 1
     return poses, {w for w in seen if w.isalpha()}
 
 
@@ -97,11 +102,15 @@ class NewsAnalyzer(analysis.Analyzer):
             matches = [(value, 0, len(value))]
         else:
             matches = ((m.group(0), m.start(), m.end()) for m in TOKEN_PATTERN.finditer(value))
-        for pos, (text, start, end) in enumerate(matches):
+        pos = -1
+        for text, start, end in matches:
             word = text.lower()
             stopped = is_stop(word)
             if stopped and removestops:
                 continue
+            # Positions count kept words only (Whoosh's StopFilter renumbers the same way),
+            # so "bank of america" is the phrase bank·america.
+            pos += 1
             t.original = text
             t.text = word if no_morph else stem(word)
             t.stopped = stopped

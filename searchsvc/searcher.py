@@ -285,9 +285,7 @@ class IndexView:
                 tf_parts.append(np.asarray(tfs, dtype=np.float32))
         result = ((np.concatenate(id_parts), np.concatenate(tf_parts)) if id_parts
                   else (np.zeros(0, np.int64), np.zeros(0, np.float32)))
-        if len(self._postings_cache) >= POSTINGS_CACHE:
-            self._postings_cache.pop(next(iter(self._postings_cache)))
-        self._postings_cache[key] = result
+        self._cache(key, result)
         return result
 
     def _term(self, fieldname: str, text: str | bytes, boost: float
@@ -346,17 +344,73 @@ class IndexView:
             return self._eval(wq.Or([wq.Term(q.fieldname, t, boost=q.boost)
                                      for t in expanded])) if expanded else (
                 np.zeros(n, bool), np.zeros(n, np.float32))
-        # Phrases, ranges and anything else: Whoosh decides which documents match (positions,
-        # numeric ranges); a phrase is scored as the sum of its words' scores.
+        if isinstance(q, wq.Phrase):
+            return self._phrase(q)
+        # Ranges and anything else: Whoosh decides which documents match.
         mask = np.zeros(n, dtype=bool)
         found = np.fromiter(self.searcher.docs_for_query(q), dtype=np.int64)
         mask[found] = True
-        scores = np.zeros(n, dtype=np.float32)
-        if isinstance(q, wq.Phrase):
+        return mask, np.zeros(n, dtype=np.float32)
+
+    def _phrase(self, q: wq.Phrase) -> tuple[np.ndarray, np.ndarray]:
+        """Documents with the words in order, each within ``slop`` positions of the previous
+        (Whoosh's phrase semantics), scored as the sum of the words' scores. Positions are
+        decoded only for documents that contain every word."""
+        n = self.columns.n
+        parts = [self._term(q.fieldname, word, q.boost) for word in q.words]
+        if not parts:
+            return np.zeros(n, bool), np.zeros(n, np.float32)
+        candidates = np.logical_and.reduce([m for m, _ in parts])
+        scores = np.add.reduce([sc for _, sc in parts])
+        docs = np.flatnonzero(candidates)
+        if len(q.words) > 1 and len(docs):
+            fmt = self.ix.schema[q.fieldname].format
+            lists = []
             for word in q.words:
-                scores += self._term(q.fieldname, word, q.boost)[1]
-            scores[~mask] = 0
-        return mask, scores
+                ids, values = self.positions(q.fieldname, word)
+                lists.append((values, np.searchsorted(ids, docs)))
+            for i, d in enumerate(docs.tolist()):
+                reach = set(fmt.decode_positions(lists[0][0][lists[0][1][i]]))
+                for values, where in lists[1:]:
+                    here = fmt.decode_positions(values[where[i]])
+                    reach = {p for p in here if any(1 <= p - r <= q.slop for r in reach)}
+                    if not reach:
+                        break
+                if not reach:
+                    candidates[d] = False
+        return candidates, np.where(candidates, scores, 0).astype(np.float32)
+
+    def positions(self, fieldname: str, text: str) -> tuple[np.ndarray, list[bytes]]:
+        """(docnums, encoded position lists) of one term, block by block; cached."""
+        key = ("positions", fieldname, text)
+        cached = self._postings_cache.get(key)
+        if cached is not None:
+            return cached
+        ids: list[np.ndarray] = []
+        values: list[bytes] = []
+        for segment, base in self.reader.leaf_readers():
+            if (fieldname, text) not in segment:
+                continue
+            m = segment.postings(fieldname, text)
+            while m.is_active():
+                if isinstance(m, W3LeafMatcher):
+                    m._read_ids()
+                    m._read_values()
+                    ids.append(np.asarray(m._ids, dtype=np.int64) + base)
+                    values.extend(m._values)
+                    m._next_block()
+                else:
+                    ids.append(np.asarray([m.id() + base], dtype=np.int64))
+                    values.append(m.value())
+                    m.next()
+        result = (np.concatenate(ids) if ids else np.zeros(0, np.int64), values)
+        self._cache(key, result)
+        return result
+
+    def _cache(self, key, value) -> None:
+        if len(self._postings_cache) >= POSTINGS_CACHE:
+            self._postings_cache.pop(next(iter(self._postings_cache)))
+        self._postings_cache[key] = value
 
     def rank(self, candidates: np.ndarray, scores: np.ndarray, first: np.ndarray | None,
              ) -> np.ndarray:
