@@ -46,6 +46,8 @@ class Article:
     people: tuple[str, ...] = ()
     orgs: tuple[str, ...] = ()
     path: str = field(default="", compare=False)
+    # No places metadata came with the article: the indexer finds them in the text.
+    derive_places: bool = field(default=False, compare=False)
 
     @property
     def content_hash(self) -> str:
@@ -236,7 +238,8 @@ def read_text_file(path: Path, article_id: str, max_bytes: int) -> Iterator[Arti
         yield Problem(spath, "empty text after the date header")
         return
     title, body = title_and_body(rest)
-    yield Article(id=article_id, title=title, body=body, date=date, path=spath)
+    yield Article(id=article_id, title=title, body=body, date=date, path=spath,
+                  derive_places=True)
 
 
 def _string_list(value: object, key: str) -> tuple[str, ...]:
@@ -295,6 +298,7 @@ def article_from_json(obj: object, path: str, line: int) -> Article:
         people=_string_list(obj.get("people"), "people"),
         orgs=_string_list(obj.get("orgs"), "orgs"),
         path=f"{path}:{line}",
+        derive_places="places" not in obj,
     )
     try:
         article.content_hash  # noqa: B018 - every text field must be encodable

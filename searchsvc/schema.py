@@ -34,6 +34,7 @@ from whoosh.analysis.acore import Token
 from whoosh.lang.porter import stem as porter_stem
 
 from searchsvc.articles import Article
+from searchsvc.places import places_for
 
 TOKEN_PATTERN = re.compile(r"\w+(?:\.?\w+)*")
 STOP_WORDS = analysis.STOP_WORDS
@@ -170,12 +171,22 @@ def build_schema() -> fields.Schema:
     )
 
 
-def encode_meta(article: Article) -> bytes:
+def facet_values(article: Article) -> dict[str, list[str]]:
+    """The facet values indexed for an article (places found in the text when it came
+    without places metadata)."""
+    places = article.places
+    if not places and article.derive_places:
+        places = places_for(article.title, article.body)
+    return {"topics": list(article.topics), "places": list(places),
+            "people": list(article.people), "orgs": list(article.orgs),
+            "source": [article.source] if article.source else []}
+
+
+def encode_meta(article: Article, facets: dict[str, list[str]]) -> bytes:
     return json.dumps({
         "d": article.date.toordinal() if article.date else None,
         "h": article.content_hash,
-        "f": [list(getattr(article, f)) if f != "source" else
-              ([article.source] if article.source else []) for f in FACET_FIELDS],
+        "f": [facets[f] for f in FACET_FIELDS],
     }, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -187,17 +198,9 @@ def document(article: Article) -> dict:
     """The Whoosh document for one article."""
     import datetime as dt
 
-    doc = {
-        "id": article.id,
-        "title": article.title,
-        "body": article.body,
-        "topics": list(article.topics),
-        "places": list(article.places),
-        "people": list(article.people),
-        "orgs": list(article.orgs),
-        "source": [article.source] if article.source else [],
-        "meta": encode_meta(article),
-    }
+    facets = facet_values(article)
+    doc = {"id": article.id, "title": article.title, "body": article.body, **facets,
+           "meta": encode_meta(article, facets)}
     if article.url:
         doc["url"] = article.url
     if article.date:
