@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from markupsafe import escape
 
 from searchsvc import highlight
 from searchsvc.errors import InvalidParameter, NotFound
@@ -233,42 +234,43 @@ _WORD = re.compile(r"\w+")
 def suggest_correction(view: IndexView, parsed: ParsedQuery, masks: dict[str, np.ndarray],
                        total: int) -> dict | None:
     """A corrected query when some word is unknown or rare and a close, much more common word
-    exists — offered only if the corrected query finds more articles."""
+    exists — offered only if the corrected query finds more articles. Only plain words of the
+    query are candidates (not field names, dates, phrases or wildcards), replaced in place."""
     if parsed.match_all or not parsed.words:
         return None
     text = parsed.text
-    replacements: dict[str, str] = {}
-    for word in dict.fromkeys(parsed.words):
-        if len(word) < 3 or not word.isalpha():
-            continue
-        df = view.df.get(word, 0)
-        if df >= RARE:
-            continue
-        best = None
-        for maxdist in (1, 2):
-            candidates = [c for c in view.similar_words(word, maxdist) if c != word]
-            # An unknown word takes any known neighbour; a rare one only a far commoner one.
-            candidates = [c for c in candidates if view.df.get(c, 0) > 3 * df + (2 if df else 0)]
-            if candidates:
-                best = max(candidates, key=lambda c: (view.df[c], c))
-                break
-        if best:
-            replacements[word] = best
-    if not replacements:
+    fixes: dict[tuple[int, int], str] = {}
+    for start, end, word in parsed.words:
+        correction = _correct(view, word.lower())
+        if correction:
+            fixes[(start, end)] = correction
+    if not fixes:
         return None
-
-    def fix(m: re.Match) -> str:
-        return replacements.get(m.group(0).lower(), m.group(0))
-
-    corrected = _WORD.sub(fix, text)
-    parsed_fix = view.parse(corrected)
-    found = int(_all_but(view.mask(parsed_fix.query), masks, None).sum())
+    plain, html, last = [], [], 0
+    for (start, end), word in sorted(fixes.items()):
+        plain += [text[last:start], word]
+        html += [str(escape(text[last:start])), f"<mark>{escape(word)}</mark>"]
+        last = end
+    corrected = "".join(plain + [text[last:]])
+    found = int(_all_but(view.mask(view.parse(corrected).query), masks, None).sum())
     if found <= total:
         return None
-    html = _WORD.sub(lambda m: f"\x00{fix(m)}\x01" if m.group(0).lower() in replacements
-                     else m.group(0), text)
-    html = str(highlight.escape(html)).replace("\x00", "<mark>").replace("\x01", "</mark>")
-    return {"q": corrected, "html": html, "total": found}
+    return {"q": corrected, "html": "".join(html + [str(escape(text[last:]))]), "total": found}
+
+
+def _correct(view: IndexView, word: str) -> str | None:
+    if len(word) < 3 or not word.isalpha():
+        return None
+    df = view.df.get(word, 0)
+    if df >= RARE:
+        return None
+    for maxdist in (1, 2):
+        # An unknown word takes any known neighbour; a rare one only a far commoner one.
+        candidates = [c for c in view.similar_words(word, maxdist)
+                      if c != word and view.df.get(c, 0) > 3 * df + (2 if df else 0)]
+        if candidates:
+            return max(candidates, key=lambda c: (view.df[c], c))
+    return None
 
 
 # -- other endpoints ------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from whoosh import query as wq
 from whoosh import scoring
 from whoosh.codec.base import Automata
 from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.qparser import AndGroup, FuzzyTermPlugin, MultifieldParser, OrGroup
+from whoosh.qparser import AndGroup, FuzzyTermPlugin, MultifieldParser
 
 from searchsvc.errors import IndexUnavailable, InvalidQuery
 from searchsvc.facets import Columns
@@ -55,12 +55,36 @@ class ParsedQuery:
     text: str
     tiers: list[wq.Query] = field(default_factory=list)
     match_all: bool = False
-    words: list[str] = field(default_factory=list)
+    # (start, end, word) of each plain word of ``text`` that became a term of a text field.
+    words: list[tuple[int, int, str]] = field(default_factory=list)
     terms: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def query(self) -> wq.Query | None:
         return self.tiers[-1] if self.tiers else None
+
+
+def _is_text_clause(q: wq.Query) -> bool:
+    """A clause that only asks for words in the title or body (a plain word, a phrase, a
+    prefix…), as opposed to a filter such as a date range, a facet value or a NOT."""
+    if isinstance(q, (wq.Not, wq.AndNot)):
+        return False
+    leaves = list(q.leaves()) if not q.is_leaf() else [q]
+    return bool(leaves) and all(getattr(leaf, "fieldname", None) in TEXT_FIELDS
+                                for leaf in leaves)
+
+
+def _loosen(strict: wq.Query) -> wq.Query | None:
+    """The any-word tier of an implicit all-words query: the text clauses OR-ed, every other
+    clause (date ranges, field filters, NOTs) still required. None if nothing to loosen."""
+    if not isinstance(strict, wq.And):
+        return None
+    words = [c for c in strict.children() if _is_text_clause(c)]
+    others = [c for c in strict.children() if not _is_text_clause(c)]
+    if len(words) < 2:
+        return None
+    loose = wq.Or(words)
+    return wq.And([*others, loose]) if others else loose
 
 
 class _ListCursor:
@@ -95,13 +119,11 @@ class IndexView:
         vocabulary = read_vocabulary(generation)
         self.words = sorted(vocabulary)
         self.df = vocabulary
-        self._parsers = {
-            group: self._make_parser(group) for group in (AndGroup, OrGroup)
-        }
+        self._parser = self._make_parser()
 
-    def _make_parser(self, group) -> MultifieldParser:
+    def _make_parser(self) -> MultifieldParser:
         parser = MultifieldParser(list(TEXT_FIELDS), self.ix.schema,
-                                  fieldboosts={"title": TITLE_BOOST}, group=group)
+                                  fieldboosts={"title": TITLE_BOOST}, group=AndGroup)
         parser.add_plugin(FuzzyTermPlugin())
         return parser
 
@@ -159,25 +181,30 @@ class IndexView:
         if not text or text == "*":
             parsed.match_all = True
             return parsed
-        strict = self._parse_with(AndGroup, text)
+        strict = self._parse_with(text)
         if strict is None:
             # Not valid syntax (unbalanced quotes or brackets, a lone operator…): search the
             # words it contains, as plain words.
             text = _OPERATORS.sub(lambda m: m.group(0).lower(), _SYNTAX.sub(" ", text))
-            strict = self._parse_with(AndGroup, text)
+            strict = self._parse_with(text)
         if strict is None:
             parsed.match_all = True
             return parsed
-        loose = self._parse_with(OrGroup, text)
-        parsed.tiers = [strict] if loose is None or loose == strict else [strict, loose]
+        loose = None if _OPERATORS.search(text) else _loosen(strict)
+        parsed.tiers = [strict] if loose is None else [strict, loose]
         self._check_expansion(parsed.query)
         parsed.terms = self.positive_terms(parsed.query)
-        parsed.words = [w for w in re.findall(r"\w+", _SYNTAX.sub(" ", text).lower())]
+        parsed.text = text
+        parsed.words = sorted({
+            (leaf.startchar, leaf.endchar, text[leaf.startchar:leaf.endchar])
+            for leaf in parsed.query.leaves()
+            if type(leaf) is wq.Term and leaf.fieldname in TEXT_FIELDS
+            and getattr(leaf, "startchar", None) is not None})
         return parsed
 
-    def _parse_with(self, group, text: str) -> wq.Query | None:
+    def _parse_with(self, text: str) -> wq.Query | None:
         try:
-            q = self._parsers[group].parse(text)
+            q = self._parser.parse(text)
         except Exception:  # Whoosh's parser raises assorted errors on odd input
             return None
         if q is None or q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):
@@ -195,8 +222,7 @@ class IndexView:
         """
         if isinstance(q, wq.FuzzyTerm) and q.prefixlength < 1:
             q.prefixlength = 1  # a typo in the first letter is rare; scanning every term is slow
-        key = (type(q).__name__, q.fieldname, q.text, getattr(q, "maxdist", None),
-               getattr(q, "prefixlength", None))
+        key = repr(q)
         cached = self._expansions.get(key)
         if cached is None:
             found: set[str] = set()
