@@ -37,8 +37,7 @@ ALIASES = {
     "Britain": "United Kingdom", "Great Britain": "United Kingdom", "U.K.": "United Kingdom",
     "England": "United Kingdom", "Scotland": "United Kingdom", "Wales": "United Kingdom",
     "Northern Ireland": "United Kingdom",
-    "Netherlands": "The Netherlands", "Holland": "The Netherlands",
-    "West Germany": "Germany", "East Germany": "Germany",
+    "Holland": "Netherlands", "West Germany": "West Germany", "East Germany": "East Germany",
     "Soviet Union": "Soviet Union", "USSR": "Soviet Union", "U.S.S.R.": "Soviet Union",
     "Czechoslovakia": "Czechoslovakia", "Yugoslavia": "Yugoslavia",
     "Burma": "Myanmar", "Zaire": "Democratic Republic of the Congo",
@@ -73,6 +72,11 @@ QUALIFIERS = frozenset({"New", "North", "South", "East", "West", "Northern", "So
 _CAPITALISED = re.compile(r"(?<![\w'.])[A-Z][\w'.-]*")
 
 
+def _canonical(name: str) -> str:
+    name = name.strip()
+    return name[4:] if name.startswith("The ") else name
+
+
 @functools.lru_cache(maxsize=1)
 def gazetteer() -> dict[str, str]:
     """name → country, for every name the matcher knows."""
@@ -82,10 +86,11 @@ def gazetteer() -> dict[str, str]:
     countries = gc.get_countries()
     names: dict[str, str] = {}
     population: dict[str, int] = {}
-    capitals = {c["capital"]: c["name"].strip() for c in countries.values() if c.get("capital")}
+    capitals = {c["capital"]: _canonical(c["name"]) for c in countries.values()
+                if c.get("capital")}
     for city in gc.get_cities().values():
         name = city["name"]
-        country = countries.get(city["countrycode"], {}).get("name", "").strip()
+        country = _canonical(countries.get(city["countrycode"], {}).get("name", ""))
         big = city["population"] >= MIN_CITY_POPULATION
         capital = (capitals.get(name) == country
                    and city["population"] >= MIN_CAPITAL_POPULATION)
@@ -95,10 +100,9 @@ def gazetteer() -> dict[str, str]:
             names[name] = country
             population[name] = city["population"]
     for c in countries.values():
-        name = c["name"].strip()
+        name = _canonical(c["name"])
         names[name] = name
-        if name.startswith("The "):
-            names[name[4:]] = name
+        names[c["name"].strip()] = name
     names.update(ALIASES)
     return names
 
