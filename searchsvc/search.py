@@ -171,8 +171,11 @@ def _with_recency(view: IndexView, sq: SearchQuery, scores: np.ndarray) -> np.nd
 
 def _collapse(view: IndexView, ordered: np.ndarray) -> np.ndarray:
     """Keep the best-ranked article of each story, in rank order."""
-    _, first = np.unique(view.story_key[ordered], return_index=True)
-    return ordered[np.sort(first)]
+    keys = view.story_key[ordered]
+    rank = np.arange(len(keys))
+    first = np.empty(view.columns.n, dtype=np.int64)
+    first[keys[::-1]] = rank[::-1]  # with repeated keys the last write, the best rank, wins
+    return ordered[first[keys] == rank]
 
 
 def _story(view: IndexView, docnum: int, final: np.ndarray) -> dict:
@@ -192,9 +195,10 @@ def search(view: IndexView, sq: SearchQuery, facet_size: int = FACET_SIZE) -> Se
     final = _all_but(base, masks, None)
     total = int(final.sum())
     ordered = _order(view, sq, parsed, final, scores)
-    stories = int(len(np.unique(view.story_key[final])))
+    stories = int(np.count_nonzero(np.bincount(view.story_key[final],
+                                               minlength=view.columns.n)))
     if sq.collapse:
-        ordered = ordered[:0] if not len(ordered) else _collapse(view, ordered)
+        ordered = _collapse(view, ordered)
     scored = sq.sort == "relevance" and not parsed.match_all
     hits = []
     for d in ordered[sq.offset: sq.offset + sq.per_page].tolist():
