@@ -22,7 +22,7 @@ from searchsvc.schema import TOKEN_PATTERN, stem
 
 WINDOW = 180
 MAX_SNIPPETS = 3
-MAX_MATCHES_SCANNED = 2000
+MAX_MATCHES_PER_TERM = 200
 OPENING = 240
 
 
@@ -31,13 +31,17 @@ def _matches(text: str, terms: Collection[str]) -> list[tuple[int, int, str]]:
     found = []
     if not terms:
         return found
+    seen: dict[str, int] = {}
     for m in TOKEN_PATTERN.finditer(text):
         word = m.group(0).lower()
         term = stem(word)
         if term in terms or word in terms:
-            found.append((m.start(), m.end(), term))
-            if len(found) >= MAX_MATCHES_SCANNED:
-                break
+            # The whole text is scanned (a rare term may come late), but a common term's
+            # matches are capped so a huge article stays cheap to assemble.
+            count = seen.get(term, 0)
+            if count < MAX_MATCHES_PER_TERM:
+                seen[term] = count + 1
+                found.append((m.start(), m.end(), term))
     return found
 
 

@@ -74,6 +74,10 @@ class LockedError(BuildError):
     pass
 
 
+class UsageError(BuildError):
+    exit_code = 2
+
+
 @dataclass
 class BuildReport:
     mode: str
@@ -163,8 +167,12 @@ class BuildLock:
         self.fd: int | None = None
 
     def __enter__(self) -> BuildLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise BuildError(f"cannot use {self.path.parent} as an index directory: "
+                             f"{_describe_os_error(exc)}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -557,6 +565,10 @@ def build(index_dir: Path | str, sources: Iterable[Path | str], *, update: bool 
     """
     index_dir = Path(index_dir)
     sources = [Path(s) for s in sources]
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        # A mistyped path must not replace the served index with an empty one.
+        raise UsageError(f"no such source: {', '.join(missing)}; index unchanged")
     started = time.perf_counter()
     with BuildLock(index_dir):
         _clean_stale(index_dir)
@@ -583,6 +595,10 @@ def build(index_dir: Path | str, sources: Iterable[Path | str], *, update: bool 
                 report.indexed = built.documents
                 report.problems.extend(built.problems)
                 _check_strict(strict, report)
+                if not built.documents and report.skipped and previous is not None:
+                    raise BuildError(f"every article was skipped ({len(report.skipped)} "
+                                     "problems); the served index is left as it was:\n"
+                                     + "\n".join(f"  {p}" for p in report.skipped[:20]))
                 write_vocabulary(tmp, built.vocabulary)
                 write_stories(tmp, built.doc_terms)
             report.documents = whoosh_index.open_dir(str(tmp)).doc_count()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from markupsafe import escape
@@ -190,6 +190,9 @@ def _story(view: IndexView, docnum: int, final: np.ndarray) -> dict:
 def search(view: IndexView, sq: SearchQuery, facet_size: int = FACET_SIZE) -> SearchResult:
     started = time.perf_counter()
     parsed = view.parse(sq.q)
+    if parsed.match_all and sq.sort == "relevance":
+        # No words to rank by ("*", punctuation only): the order is newest first, say so.
+        sq = replace(sq, sort="newest")
     base, scores = view.evaluate(parsed.query)
     masks = _filter_masks(view, sq)
     final = _all_but(base, masks, None)
@@ -233,6 +236,7 @@ def search(view: IndexView, sq: SearchQuery, facet_size: int = FACET_SIZE) -> Se
 # -- did you mean ---------------------------------------------------------------------------------
 
 _WORD = re.compile(r"\w+")
+_LETTERS = re.compile(r"[^\W\d_]+")
 
 
 def suggest_correction(view: IndexView, parsed: ParsedQuery, masks: dict[str, np.ndarray],
@@ -244,10 +248,14 @@ def suggest_correction(view: IndexView, parsed: ParsedQuery, masks: dict[str, np
         return None
     text = parsed.text
     fixes: dict[tuple[int, int], str] = {}
-    for start, end, word in parsed.words:
-        correction = _correct(view, word.lower())
+    for start, end, _ in parsed.words:
+        # The parser's span may carry punctuation ("inflaton.", "inflaton's"): fix the letters.
+        core = _LETTERS.search(text, start, end)
+        if core is None:
+            continue
+        correction = _correct(view, core.group(0).lower())
         if correction:
-            fixes[(start, end)] = correction
+            fixes[core.span()] = correction
     if not fixes:
         return None
     plain, html, last = [], [], 0

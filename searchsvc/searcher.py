@@ -44,6 +44,7 @@ B = 0.75
 POSTINGS_CACHE = 4096
 QUERYABLE = {"title", "body", "date", "id", *FACET_FIELDS}
 _SYNTAX = re.compile(r"[^\w\s]+")
+_UNKNOWN_FIELD = re.compile(r"\b(\w+):(?=\S)")
 _OPERATORS = re.compile(r"\b(AND|OR|NOT|ANDNOT|ANDMAYBE|TO)\b")
 
 
@@ -130,8 +131,10 @@ class IndexView:
     def _load_columns(self) -> None:
         reader = self.reader
         n = reader.doc_count_all()
-        self.ids: list[str] = list(reader.column_reader("id"))
-        metas = [decode_meta(raw) if raw else None for raw in reader.column_reader("meta")]
+        # An index built from no articles has no columns at all.
+        self.ids: list[str] = list(reader.column_reader("id")) if n else []
+        metas = ([decode_meta(raw) if raw else None for raw in reader.column_reader("meta")]
+                 if n else [])
         live = np.zeros(n, dtype=bool)
         live[list(reader.all_doc_ids())] = True
         self.docnum = {self.ids[d]: d for d in np.flatnonzero(live).tolist()}
@@ -181,6 +184,8 @@ class IndexView:
         if not text or text == "*":
             parsed.match_all = True
             return parsed
+        text = _UNKNOWN_FIELD.sub(
+            lambda m: m.group(0) if m.group(1) in QUERYABLE else m.group(1) + " ", text)
         strict = self._parse_with(text)
         if strict is None:
             # Not valid syntax (unbalanced quotes or brackets, a lone operator…): search the
