@@ -7,9 +7,9 @@ assembled, and a long article is scanned once, so a 1 MB article highlights in t
 milliseconds.
 
 Snippet choice: windows of about :data:`WINDOW` characters centred on matches, scored by how
-many *distinct* terms they contain (then how many matches), best three, shown in document
-order and cut at word boundaries. With no match (empty or filter-only query), the snippet is
-the article's opening.
+many *distinct* terms they contain, then by how rare those terms are in the article; best
+three that do not overlap, shown in document order and cut at word boundaries. With no match
+(empty or filter-only query), the snippet is the article's opening.
 """
 
 from __future__ import annotations
@@ -94,18 +94,23 @@ def snippets(text: str, terms: Collection[str], limit: int = MAX_SNIPPETS) -> li
     spans = _matches(text, terms)
     if not spans:
         return [opening(text)] if text.strip() else []
+    # A rare term's match weighs more than another match of a common one, so the snippets show
+    # every query word that occurs, not three views of the most frequent one.
+    frequency: dict[str, int] = {}
+    for _, _, t in spans:
+        frequency[t] = frequency.get(t, 0) + 1
     windows = []
     for i, (s, e, _) in enumerate(spans):
         centre = (s + e) // 2
         lo = max(0, centre - WINDOW // 2)
         hi = min(len(text), lo + WINDOW)
         lo = max(0, hi - WINDOW)
-        inside = [sp for sp in spans[max(0, i - 50): i + 50] if sp[0] >= lo and sp[1] <= hi]
-        distinct = len({t for _, _, t in inside})
-        windows.append((distinct, len(inside), -s, lo, hi))
+        inside = {t for a, b, t in spans[max(0, i - 50): i + 50] if a >= lo and b <= hi}
+        rarity = sum(1 / frequency[t] for t in inside)
+        windows.append((len(inside), rarity, -s, lo, hi))
     windows.sort(reverse=True)
     chosen: list[tuple[int, int]] = []
-    for _, _, _, lo, hi in windows:
+    for *_, lo, hi in windows:
         if all(hi <= a or lo >= b for a, b in chosen):
             chosen.append((lo, hi))
             if len(chosen) == limit:

@@ -44,6 +44,7 @@ B = 0.75
 POSTINGS_CACHE = 4096
 QUERYABLE = {"title", "body", "date", "id", *FACET_FIELDS}
 _SYNTAX = re.compile(r"[^\w\s]+")
+_QUESTION = re.compile(r"(?<=\w)\?+(?=\s|$)")
 _UNKNOWN_FIELD = re.compile(r"\b(\w+):(?=\S)")
 _OPERATORS = re.compile(r"\b(AND|OR|NOT|ANDNOT|ANDMAYBE|TO)\b")
 
@@ -186,6 +187,8 @@ class IndexView:
             return parsed
         text = _UNKNOWN_FIELD.sub(
             lambda m: m.group(0) if m.group(1) in QUERYABLE else m.group(1) + " ", text)
+        # A question mark ending a word is punctuation ("price of oil?"), not a wildcard.
+        text = _QUESTION.sub("", text)
         strict = self._parse_with(text)
         if strict is None:
             # Not valid syntax (unbalanced quotes or brackets, a lone operator…): search the
@@ -512,4 +515,11 @@ class Engine:
             view.close()
         self._local.view = fresh
         return fresh
+
+    def close(self) -> None:
+        """Close this thread's searcher (tests, and servers shutting down)."""
+        view = getattr(self._local, "view", None)
+        if view is not None:
+            view.close()
+            self._local.view = None
 

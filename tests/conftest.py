@@ -59,7 +59,9 @@ def make_index(tmp_path) -> Callable[[list[dict]], Path]:
 
 @pytest.fixture
 def seed_view(seed_index):
-    return Engine(seed_index).view()
+    engine = Engine(seed_index)
+    yield engine.view()
+    engine.close()
 
 
 def make_client(index_dir: Path, **config):
@@ -69,8 +71,10 @@ def make_client(index_dir: Path, **config):
 
 @pytest.fixture
 def client(seed_index):
-    """Flask test client over the seed index."""
-    return make_client(seed_index)
+    """Flask test client over the seed index (its searcher closed afterwards)."""
+    test_client = make_client(seed_index)
+    yield test_client
+    test_client.application.extensions["searchsvc"].close()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,714 @@
+"""The HTTP API (contract §3) through Flask's test client: every endpoint and response field, the
+acceptance checks from the issue, and the error contract (problem+json, stable codes, never a
+traceback).
+
+Most tests run on the two bundled seed articles (``client``); a few build a tiny JSONL corpus
+with ``make_index`` and serve it with ``make_client``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from conftest import SEEDS, make_client
+
+import searchsvc.search
+from searchsvc.errors import IndexUnavailable
+
+SADR_1 = "000_4db8953d65d6e437"
+SADR_2 = "003_3064415bd491f055"
+SEED_IDS = {SADR_1, SADR_2}
+PROBLEM_KEYS = {"type", "title", "status", "code", "detail"}
+ENDPOINTS = ["/api/search", "/api/articles/{id}", "/api/articles/{id}/related", "/api/suggest",
+             "/api/stats", "/api/health", "/api/reindex", "/api/openapi.json"]
+
+
+def ok(response) -> dict:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+def assert_problem(response, status: int, code: str | None = None) -> dict:
+    """An RFC 9457 problem document with the contract's keys and no traceback."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    text = response.get_data(as_text=True)
+    body = json.loads(text)
+    assert PROBLEM_KEYS <= set(body)
+    assert body["status"] == status
+    assert body["type"] == "about:blank"
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str)
+    if code is not None:
+        assert body["code"] == code
+    assert "Traceback" not in text and 'File "' not in text
+    return body
+
+
+def hit_ids(body: dict) -> set[str]:
+    """Ids of the hits, including the other articles of collapsed stories."""
+    found = set()
+    for hit in body["hits"]:
+        found.add(hit["id"])
+        found.update((hit.get("story") or {}).get("others", []))
+    return found
+
+
+def seed_words() -> set[str]:
+    words = set()
+    for path in SEEDS.glob("*.txt"):
+        words |= set(re.findall(r"[a-z]+", path.read_text(encoding="utf-8").lower()))
+    return words
+
+
+def close(client) -> None:
+    """Close the index the app opened (in this thread), so no file is left to the GC."""
+    with contextlib.suppress(IndexUnavailable):
+        client.application.extensions["searchsvc"].view().close()
+
+
+@pytest.fixture
+def app_for():
+    """``make_client`` whose index is closed after the test."""
+    made = []
+
+    def _app_for(index_dir: Path, **config):
+        made.append(make_client(index_dir, **config))
+        return made[-1]
+
+    yield _app_for
+    for client in made:
+        close(client)
+
+
+@pytest.fixture
+def client(app_for, seed_index):
+    """The seed index over HTTP (as in conftest, but closed afterwards)."""
+    return app_for(seed_index)
+
+
+@pytest.fixture
+def serve(make_index, app_for):
+    """A client over a fresh index of the given records."""
+
+    def _serve(records: list[dict], **config):
+        return app_for(make_index(records), **config)
+
+    return _serve
+
+
+# -- acceptance -------------------------------------------------------------------------------
+
+
+def test_sadr_finds_both_seed_articles_with_marked_snippets_and_one_day_bucket(client):
+    body = ok(client.get("/api/search?q=Sadr"))
+    assert body["total"] == 2
+    assert hit_ids(body) == SEED_IDS
+    for hit in body["hits"]:
+        assert any("<mark>Sadr</mark>" in s for s in hit["snippets"]), hit["snippets"]
+    histogram = body["facets"]["date"]
+    assert histogram["interval"] == "day"
+    assert [(b["value"], b["count"]) for b in histogram["buckets"]] == [("2020-01-24", 2)]
+
+
+def test_sadr_without_collapsing_shows_both_articles_each_with_a_marked_snippet(client):
+    body = ok(client.get("/api/search?q=Sadr&collapse=false"))
+    assert body["total"] == 2
+    assert {h["id"] for h in body["hits"]} == SEED_IDS
+    for hit in body["hits"]:
+        assert any("<mark>Sadr</mark>" in s for s in hit["snippets"]), hit["snippets"]
+
+
+def test_the_two_seed_reports_collapse_into_one_story_by_default(client):
+    body = ok(client.get("/api/search?q=Sadr"))
+    assert body["query"]["collapse"] is True
+    assert body["total"] == 2  # articles, while the hits list stories
+    [hit] = body["hits"]
+    story = hit["story"]
+    assert {"id", "size", "others"} <= set(story)
+    assert story["size"] == 2
+    assert story["others"] == list(SEED_IDS - {hit["id"]})
+    assert story["id"] in SEED_IDS
+
+
+def test_protester_matches_protesters(client):
+    body = ok(client.get("/api/search?q=protester"))
+    assert body["total"] == 2
+    html = " ".join(s for h in body["hits"] for s in [h["title_html"], *h["snippets"]])
+    assert "<mark>protesters</mark>" in html
+
+
+@pytest.fixture
+def xss(serve):
+    return serve([{"id": "x", "date": "2020-01-24",
+                   "title": "Attack <script>alert(1)</script> feared",
+                   "body": "Researchers found <script>alert(1)</script> in a page & said the "
+                           "attack <b>spread</b> quickly."}])
+
+
+@pytest.mark.parametrize("q", ["attack", "alert", "script", "", "feared"])
+def test_markup_in_articles_comes_back_escaped_never_raw(xss, q):
+    body = ok(xss.get("/api/search", query_string={"q": q}))
+    [hit] = body["hits"]
+    for html in (hit["title_html"], *hit["snippets"]):
+        assert "<script" not in html and "</script>" not in html and "<b>" not in html
+        assert re.sub(r"</?mark>", "", html).count("<") == 0
+    assert "&lt;" in hit["title_html"] and any("&lt;" in s for s in hit["snippets"])
+    assert hit["title"] == "Attack <script>alert(1)</script> feared"  # plain text
+
+
+def test_article_endpoint_returns_markup_as_plain_text(xss):
+    article = ok(xss.get("/api/articles/x"))
+    assert article["body"].startswith("Researchers found <script>alert(1)</script>")
+
+
+@pytest.mark.parametrize("query, code", [
+    ("per_page=0", "invalid_parameter"),
+    ("per_page=101", "invalid_parameter"),
+    ("per_page=abc", "invalid_parameter"),
+    ("page=-1", "invalid_parameter"),
+    ("page=0", "invalid_parameter"),
+    ("from=notadate", "invalid_parameter"),
+    ("to=2020-02-30", "invalid_parameter"),
+    ("from=2020-02-01&to=2020-01-01", "invalid_parameter"),
+    ("sort=bogus", "invalid_parameter"),
+    ("interval=bogus", "invalid_parameter"),
+    ("collapse=maybe", "invalid_parameter"),
+    ("recency=abc", "invalid_parameter"),
+    ("q=Sadr&recency=7", "invalid_parameter"),
+    ("page=101&per_page=100", "result_window_too_large"),
+    ("page=1001", "result_window_too_large"),
+    ("facet_size=0", "invalid_parameter"),
+    ("facet_size=1001", "invalid_parameter"),
+])
+def test_bad_parameter_values_are_400_problems(client, query, code):
+    body = assert_problem(client.get(f"/api/search?{query}"), 400, code)
+    assert body["title"] == "Bad Request"
+    assert body["detail"]
+
+
+def test_largest_result_window_is_allowed(client):
+    body = ok(client.get("/api/search?page=100&per_page=100"))
+    assert body["hits"] == [] and body["total"] == 2
+
+
+def test_query_longer_than_the_limit_is_a_400(client, app_for, seed_index):
+    assert_problem(client.get("/api/search", query_string={"q": "a" * 2001}), 400,
+                   "query_too_long")
+    short = app_for(seed_index, MAX_QUERY_CHARS=10)
+    assert_problem(short.get("/api/search?q=Sadr+al+cleric"), 400, "query_too_long")
+    assert ok(short.get("/api/search?q=Sadr"))["total"] == 2
+
+
+def test_wildcard_that_expands_too_far_is_a_400(app_for, seed_index):
+    strict = app_for(seed_index, MAX_TERMS=5)
+    assert_problem(strict.get("/api/search?q=s*"), 400, "query_too_expensive")
+    assert ok(strict.get("/api/search?q=Sadr*"))["total"] == 2
+
+
+def test_interval_with_too_many_buckets_is_a_400(serve):
+    wide = serve([{"id": "a", "date": "1980-01-01", "body": "old"},
+                  {"id": "b", "date": "2020-01-01", "body": "new"}])
+    assert_problem(wide.get("/api/search?interval=day"), 400, "too_many_buckets")
+    assert ok(wide.get("/api/search?interval=month"))["facets"]["date"]["interval"] == "month"
+
+
+def test_unknown_api_route_is_a_404_problem(client):
+    assert_problem(client.get("/api/nope"), 404, "not_found")
+    assert_problem(client.get("/api/search/extra"), 404, "not_found")
+
+
+@pytest.mark.parametrize("method, path", [("delete", "/api/search"), ("post", "/api/search"),
+                                          ("put", "/api/stats"), ("get", "/api/reindex"),
+                                          ("delete", f"/api/articles/{SADR_1}")])
+def test_wrong_method_is_a_405_problem(client, method, path):
+    response = getattr(client, method)(path)
+    assert_problem(response, 405, "method_not_allowed")
+    assert response.headers.get("Allow")
+
+
+def test_405_names_the_allowed_methods(client):
+    assert "GET" in client.delete("/api/search").headers["Allow"]
+
+
+def test_unknown_query_parameters_are_ignored(client):
+    plain = ok(client.get("/api/search?q=Sadr"))
+    noisy = ok(client.get("/api/search?q=Sadr&utm_source=mail&foo=bar&foo=baz&debug=1"))
+    assert noisy["total"] == plain["total"] == 2
+    assert [h["id"] for h in noisy["hits"]] == [h["id"] for h in plain["hits"]]
+    assert noisy["query"] == plain["query"]
+
+
+def test_unexpected_errors_are_500_problems_without_traceback(client, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret internals /etc/shadow")
+
+    monkeypatch.setattr(searchsvc.search, "search", boom)
+    body = assert_problem(client.get("/api/search?q=Sadr"), 500, "internal_error")
+    assert "secret" not in json.dumps(body) and "RuntimeError" not in json.dumps(body)
+
+
+# -- /api/search: shape -----------------------------------------------------------------------
+
+
+def test_search_response_has_every_contract_field(client):
+    body = ok(client.get("/api/search?q=Sadr"))
+    assert {"query", "total", "took_ms", "hits", "facets", "did_you_mean"} <= set(body)
+    assert isinstance(body["took_ms"], (int, float)) and body["took_ms"] >= 0
+    assert body["did_you_mean"] is None
+    query = body["query"]
+    assert {"q", "from", "to", "sort", "page", "per_page", "filters"} <= set(query)
+    assert query["q"] == "Sadr" and query["sort"] == "relevance"
+    assert (query["page"], query["per_page"], query["from"], query["to"]) == (1, 10, None, None)
+    assert query["filters"] == {}
+    for hit in body["hits"]:
+        assert {"id", "date", "title", "title_html", "score", "snippets", "url", "topics",
+                "places"} <= set(hit)
+        assert hit["date"] == "2020-01-24"
+        assert hit["url"] == f"/articles/{hit['id']}"
+        assert isinstance(hit["score"], (int, float)) and hit["score"] > 0
+        assert 1 <= len(hit["snippets"]) <= 3
+        for name in ("topics", "places"):
+            assert isinstance(hit[name], list) and all(isinstance(v, str) for v in hit[name])
+    facets = body["facets"]
+    assert {"date", "topics", "places", "people", "orgs", "source"} <= set(facets)
+    assert set(facets["date"]) >= {"interval", "buckets"}
+    for bucket in facets["date"]["buckets"]:
+        assert {"value", "count", "selected"} <= set(bucket)
+        assert bucket["from"] <= bucket["to"]
+
+
+def test_hits_are_ranked_by_score(client):
+    scores = [h["score"] for h in ok(client.get("/api/search?q=Sadr+cleric"))["hits"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_query_echo_normalises_what_was_asked(client):
+    body = ok(client.get("/api/search?q=+Sadr+&from=24+Jan+2020&to=January+25,+2020"
+                         "&sort=OLDEST&page=1&per_page=5&topics=crude&topics=grain&places=usa"))
+    query = body["query"]
+    assert query["q"] == "Sadr"
+    assert query["from"] == "2020-01-24" and query["to"] == "2020-01-25"
+    assert query["sort"] == "oldest" and query["per_page"] == 5
+    assert query["filters"] == {"topics": ["crude", "grain"], "places": ["usa"]}
+
+
+def test_empty_query_matches_everything_newest_first(serve):
+    app = serve([{"id": "mid", "date": "2020-06-01", "body": "b"},
+                 {"id": "none", "body": "undated"},
+                 {"id": "new", "date": "2021-01-01", "body": "c"},
+                 {"id": "old", "date": "2019-01-01", "body": "a"}])
+    for url in ("/api/search?collapse=false", "/api/search?q=&collapse=false",
+                "/api/search?q=*&collapse=false"):
+        body = ok(app.get(url))
+        assert body["total"] == 4
+        assert [h["id"] for h in body["hits"]] == ["new", "mid", "old", "none"]
+    assert ok(app.get("/api/search"))["query"]["sort"] == "newest"
+    oldest = ok(app.get("/api/search?sort=oldest&collapse=false"))
+    assert [h["id"] for h in oldest["hits"]] == ["old", "mid", "new", "none"]
+
+
+def test_star_query_echoes_the_newest_first_order_it_uses(client):
+    assert ok(client.get("/api/search?q=*"))["query"]["sort"] == "newest"
+
+
+@pytest.fixture
+def wires(serve):
+    return serve([
+        {"id": "wires/2020/oil-1", "date": "2020-01-10", "title": "Oil rises",
+         "body": "Oil prices rose.", "topics": ["crude"], "places": ["usa"], "source": "wire-a",
+         "people": ["smith"], "orgs": ["opec"], "url": "https://example.com/oil-1"},
+        {"id": "wires/2020/grain-1", "date": "2020-01-12", "title": "Grain falls",
+         "body": "Grain prices fell.", "topics": ["grain"], "places": ["usa"],
+         "source": "wire-b"},
+        {"id": "wires/2020/both", "date": "2020-02-20", "title": "Oil and grain",
+         "body": "Oil and grain prices were mixed.", "topics": ["crude", "grain"],
+         "places": ["canada"], "source": "wire-a"},
+        {"id": "memo", "title": "Undated memo", "body": "Prices memo without a date."},
+    ])
+
+
+def test_facet_filters_or_within_and_across_facets_over_http(wires):
+    body = ok(wires.get("/api/search?q=prices&topics=crude&topics=grain&places=usa"))
+    assert hit_ids(body) == {"wires/2020/oil-1", "wires/2020/grain-1"}
+    topics = {v["value"]: (v["count"], v["selected"]) for v in body["facets"]["topics"]}
+    assert topics == {"crude": (1, True), "grain": (1, True)}
+    places = {v["value"]: (v["count"], v["selected"]) for v in body["facets"]["places"]}
+    assert places == {"usa": (2, True), "canada": (1, False)}
+    source = {v["value"]: v["count"] for v in body["facets"]["source"]}
+    assert source == {"wire-a": 1, "wire-b": 1}
+
+
+def test_hits_carry_their_facet_values(wires):
+    [hit] = ok(wires.get("/api/search?q=rises"))["hits"]
+    assert hit["topics"] == ["crude"] and hit["places"] == ["usa"]
+    assert hit["url"] == "/articles/wires/2020/oil-1"
+
+
+def test_date_filter_over_http_is_inclusive_and_skips_undated(wires):
+    body = ok(wires.get("/api/search?q=prices&from=January+10,+2020&to=2020-01-12"))
+    assert hit_ids(body) == {"wires/2020/oil-1", "wires/2020/grain-1"}
+    buckets = body["facets"]["date"]["buckets"]
+    assert sum(b["count"] for b in buckets) == 3  # the histogram ignores from/to
+    selected = [b["value"] for b in buckets if b["selected"]]
+    assert selected and all("2020-01-10" <= v <= "2020-01-12" for v in selected)
+
+
+def test_pagination_over_http(serve):
+    app = serve([{"id": f"a{i:02d}", "date": f"2020-01-{i + 1:02d}", "body": "markets"}
+                 for i in range(15)])
+    one = ok(app.get("/api/search?q=markets&sort=newest&per_page=10&collapse=false"))
+    two = ok(app.get("/api/search?q=markets&sort=newest&per_page=10&page=2&collapse=false"))
+    assert one["total"] == two["total"] == 15
+    ids_one, ids_two = [h["id"] for h in one["hits"]], [h["id"] for h in two["hits"]]
+    assert len(ids_one) == 10 and len(ids_two) == 5 and not set(ids_one) & set(ids_two)
+    assert ids_one + ids_two == [f"a{i:02d}" for i in reversed(range(15))]
+
+
+def test_did_you_mean_over_http(client):
+    body = ok(client.get("/api/search?q=protestors"))
+    assert body["total"] == 0
+    dym = body["did_you_mean"]
+    assert dym["q"] == "protesters" and dym["html"] == "<mark>protesters</mark>"
+    assert dym["q"] in seed_words()
+    assert ok(client.get("/api/search", query_string={"q": dym["q"]}))["total"] == 2
+
+
+@pytest.mark.parametrize("q", ['"unbalanced', "(((oil", "AND", "title:", "OR", "NOT",
+                               "oil)", "date:[2020 TO", "title:(Sadr", "~", "*:*", "??",
+                               "Sadr^", "\\", "'", "<script>", "\u00e9l\u00e8ve"])
+def test_invalid_syntax_never_errors_over_http(client, q):
+    body = ok(client.get("/api/search", query_string={"q": q}))
+    assert body["total"] >= 0 and body["query"]["q"] == q.strip()
+
+
+@pytest.mark.parametrize("q", ["title:[a TO c]", "[a TO]", "title:{a TO c}", "topics:[a TO z]",
+                               "Sadr [a TO c]", "date:[notadate TO 2020]",
+                               "date:[2020-01-31 TO 2020-01-01]", "date:[2020 TO 2021]",
+                               "date:[TO 2020-01-31]", "date:[2020-01-01 TO]",
+                               "date:[yesterday TO today]"])
+def test_range_syntax_never_errors_over_http(client, q):
+    body = ok(client.get("/api/search", query_string={"q": q}))
+    assert body["total"] >= 0
+
+
+@pytest.mark.parametrize("q, total", [
+    ("date:[2020-01-01 TO 2020-01-31]", 2),
+    ("date:[2020-01-24 TO 2020-01-24]", 2),
+    ("date:[2020-01-25 TO 2020-12-31]", 0),
+    ("Sadr AND date:[2020-01-01 TO 2020-01-31]", 2),
+    ("date:{2020-01-01 TO 2020-02-01}", 2),
+])
+def test_date_range_syntax_over_http(client, q, total):
+    assert ok(client.get("/api/search", query_string={"q": q}))["total"] == total
+
+
+def test_plain_words_of_invalid_syntax_are_searched(client):
+    assert ok(client.get('/api/search?q=%22Sadr'))["total"] == 2
+    assert ok(client.get("/api/search?q=(((Sadr"))["total"] == 2
+
+
+# -- /api/articles/<id> -----------------------------------------------------------------------
+
+
+def test_article_has_every_contract_field(client):
+    article = ok(client.get(f"/api/articles/{SADR_1}"))
+    assert set(article) >= {"id", "date", "title", "body", "url", "source", "topics", "places",
+                            "people", "orgs"}
+    assert article["id"] == SADR_1 and article["date"] == "2020-01-24"
+    assert article["title"].startswith("Thousands of protesters marched")
+    assert "Moqtada al-Sadr" in article["body"]
+    assert "\n\n" in article["body"]  # paragraphs kept
+    assert article["url"] == f"/articles/{SADR_1}"
+    assert article["source"] is None
+    for name in ("topics", "places", "people", "orgs"):
+        assert isinstance(article[name], list)
+        assert all(isinstance(v, str) for v in article[name])
+
+
+def test_headline_seed_has_title_and_the_rest_as_body(client):
+    article = ok(client.get(f"/api/articles/{SADR_2}"))
+    assert article["title"].startswith("Supporters of Iraqi cleric Muqtada al-Sadr")
+    assert article["body"].startswith("The demonstrators")
+
+
+def test_article_with_facets_source_and_url(wires):
+    article = ok(wires.get("/api/articles/wires/2020/oil-1"))
+    assert article["id"] == "wires/2020/oil-1"
+    assert article["source"] == "wire-a"
+    assert article["topics"] == ["crude"] and article["places"] == ["usa"]
+    assert article["people"] == ["smith"] and article["orgs"] == ["opec"]
+    assert article["url"] == "https://example.com/oil-1"
+
+
+def test_undated_article_has_null_date(wires):
+    assert ok(wires.get("/api/articles/memo"))["date"] is None
+
+
+def test_ids_with_slashes_work_as_path_segments(wires):
+    assert ok(wires.get("/api/articles/wires/2020/both"))["title"] == "Oil and grain"
+    assert ok(wires.get("/api/articles/wires%2F2020%2Fboth"))["id"] == "wires/2020/both"
+    assert_problem(wires.get("/api/articles/wires/2020"), 404, "not_found")
+    assert_problem(wires.get("/api/articles/wires/2020/both/extra"), 404, "not_found")
+
+
+def test_ids_with_spaces_and_unicode_are_found(serve):
+    app = serve([{"id": "news/caf\u00e9 story", "date": "2020-01-01", "body": "text"}])
+    assert ok(app.get("/api/articles/" + quote("news/caf\u00e9 story")))["body"] == "text"
+    [hit] = ok(app.get("/api/search"))["hits"]
+    assert hit["url"] == "/articles/news/caf%C3%A9%20story"
+
+
+def test_unknown_article_is_a_404_problem(client):
+    assert_problem(client.get("/api/articles/no-such-article"), 404, "not_found")
+    assert_problem(client.get(f"/api/articles/{SADR_1}x"), 404, "not_found")
+
+
+@pytest.mark.parametrize("path", [
+    "../../etc/passwd",
+    "..%2F..%2Fetc%2Fpasswd",
+    "%2e%2e/%2e%2e/etc/passwd",
+    "%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+    "..%252F..%252Fetc%252Fpasswd",
+    "....//....//etc/passwd",
+    "%2Fetc%2Fpasswd",
+    "..%5C..%5Cetc%5Cpasswd",
+    f"../seeds/{SADR_1}",
+])
+def test_path_traversal_ids_are_404(client, path):
+    for url in (f"/api/articles/{path}", f"/api/articles/{path}/related"):
+        response = client.get(url, follow_redirects=True)  # "//" is merged by a redirect
+        assert response.status_code == 404
+        assert "root:" not in response.get_data(as_text=True)
+        assert_problem(response, 404)
+
+
+# -- /api/articles/<id>/related ---------------------------------------------------------------
+
+
+def test_the_two_seed_articles_are_related_to_each_other(client):
+    for this, other in ((SADR_1, SADR_2), (SADR_2, SADR_1)):
+        body = ok(client.get(f"/api/articles/{this}/related"))
+        assert body["id"] == this
+        assert [h["id"] for h in body["related"]] == [other]
+        hit = body["related"][0]
+        assert {"id", "date", "title", "title_html", "score", "snippets", "url", "topics",
+                "places"} <= set(hit)
+
+
+def test_related_is_most_similar_first_and_leaves_out_unrelated(serve):
+    wire = ("Heavy rain flooded the river valley overnight, forcing hundreds of families to "
+            "leave their homes as rescue teams used boats to reach villages cut off by water.")
+    app = serve([
+        {"id": "flood-a", "date": "2020-05-01", "title": "Floods force families out",
+         "body": wire},
+        {"id": "flood-b", "date": "2020-05-02", "title": "Floods force families out",
+         "body": wire + " More rain is expected."},
+        {"id": "flood-c", "date": "2020-05-03", "title": "River valley cleanup",
+         "body": "Families returned to the river valley after the flood water went down."},
+        {"id": "tennis", "date": "2020-05-01", "title": "Champion wins final",
+         "body": "The champion won the tennis final in straight sets on Sunday."},
+    ])
+    related = [h["id"] for h in ok(app.get("/api/articles/flood-a/related"))["related"]]
+    assert related[:2] == ["flood-b", "flood-c"]
+    assert "flood-a" not in related and "tennis" not in related
+
+
+def test_related_limit(client):
+    body = ok(client.get(f"/api/articles/{SADR_1}/related?limit=1"))
+    assert len(body["related"]) == 1
+    assert len(ok(client.get(f"/api/articles/{SADR_1}/related?limit=50"))["related"]) == 1
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "51", "x", "1.5"])
+def test_related_limit_out_of_range_is_a_400(client, limit):
+    assert_problem(client.get(f"/api/articles/{SADR_1}/related?limit={limit}"), 400,
+                   "invalid_parameter")
+
+
+def test_related_of_unknown_article_is_404(client):
+    assert_problem(client.get("/api/articles/nope/related"), 404, "not_found")
+
+
+def test_related_with_slash_ids(wires):
+    body = ok(wires.get("/api/articles/wires/2020/both/related"))
+    assert body["id"] == "wires/2020/both"
+    assert "wires/2020/both" not in [h["id"] for h in body["related"]]
+
+
+# -- /api/suggest -----------------------------------------------------------------------------
+
+
+def test_suggest_completes_to_words_that_occur_never_to_stems(client):
+    body = ok(client.get("/api/suggest?q=protes"))
+    assert body["q"] == "protes"
+    words = [s for s in body["suggestions"] if " " not in s]
+    assert {"protesters", "protest"} <= set(words)
+    assert all(w.startswith("protes") and w in seed_words() for w in words)
+
+
+def test_suggest_never_offers_a_stem(client):
+    suggestions = ok(client.get("/api/suggest?q=demonstr"))["suggestions"]
+    assert {"demonstrators", "demonstration"} <= set(suggestions)
+    assert "demonstr" not in suggestions
+    for word in (s for s in suggestions if " " not in s):
+        assert word in seed_words()
+
+
+def test_suggest_keeps_the_words_typed_before(client):
+    assert "iraqi cleric" in ok(client.get("/api/suggest?q=iraqi+cler"))["suggestions"]
+
+
+def test_suggest_limit(client):
+    assert len(ok(client.get("/api/suggest?q=protes&limit=1"))["suggestions"]) == 1
+    assert len(ok(client.get("/api/suggest?q=s&limit=50"))["suggestions"]) <= 50
+    assert len(ok(client.get("/api/suggest?q=s"))["suggestions"]) == 8  # default
+
+
+@pytest.mark.parametrize("limit", ["0", "51", "many"])
+def test_suggest_limit_out_of_range_is_a_400(client, limit):
+    assert_problem(client.get(f"/api/suggest?q=protes&limit={limit}"), 400, "invalid_parameter")
+
+
+@pytest.mark.parametrize("q", ["", "   ", "zzzzq", "(((", '"'])
+def test_suggest_with_nothing_to_complete_is_empty_not_an_error(client, q):
+    body = ok(client.get("/api/suggest", query_string={"q": q}))
+    assert body["suggestions"] == []
+
+
+# -- /api/stats, /api/health ------------------------------------------------------------------
+
+
+def test_stats_on_the_seeds(client):
+    body = ok(client.get("/api/stats"))
+    assert body["documents"] == 2
+    assert body["date_range"] == {"min": "2020-01-24", "max": "2020-01-24"}
+    assert isinstance(body["index"], dict) and isinstance(body["facets"], dict)
+
+
+def test_stats_count_facets_and_ignore_undated_in_the_date_range(wires):
+    body = ok(wires.get("/api/stats"))
+    assert body["documents"] == 4
+    assert body["date_range"] == {"min": "2020-01-10", "max": "2020-02-20"}
+    topics = {v["value"]: v["count"] for v in body["facets"]["topics"]}
+    assert topics == {"crude": 2, "grain": 2}
+
+
+def test_health_is_ok_with_the_document_count(client):
+    body = ok(client.get("/api/health"))
+    assert body["status"] == "ok" and body["documents"] == 2
+
+
+@pytest.mark.parametrize("path", ["/api/health", "/api/search?q=Sadr", "/api/stats",
+                                  f"/api/articles/{SADR_1}", "/api/suggest?q=pro"])
+def test_without_an_index_the_api_answers_503(app_for, tmp_path, path):
+    missing = app_for(tmp_path / "nothing-here")
+    assert_problem(missing.get(path), 503, "index_unavailable")
+    (tmp_path / "empty").mkdir()
+    assert_problem(app_for(tmp_path / "empty").get(path), 503, "index_unavailable")
+
+
+# -- /api/reindex (never the 202 path: that spawns a build) ----------------------------------
+
+
+def test_reindex_is_404_without_a_configured_admin_token(app_for, seed_index):
+    app = app_for(seed_index, ADMIN_TOKEN="")
+    assert_problem(app.post("/api/reindex"), 404, "not_found")
+    assert_problem(app.post("/api/reindex", headers={"Authorization": "Bearer x"}), 404)
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Basic czNjcmV0",
+                                    "s3cret-token"])
+def test_reindex_without_a_bearer_token_is_401(app_for, seed_index, header):
+    app = app_for(seed_index, ADMIN_TOKEN="s3cret-token")
+    headers = {} if header is None else {"Authorization": header}
+    response = app.post("/api/reindex", headers=headers)
+    assert_problem(response, 401, "unauthorized")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("token", ["wrong", "s3cret-toke", "s3cret-token-x", "S3CRET-TOKEN"])
+def test_reindex_with_a_wrong_token_is_403(app_for, seed_index, token):
+    app = app_for(seed_index, ADMIN_TOKEN="s3cret-token")
+    response = app.post("/api/reindex", headers={"Authorization": f"Bearer {token}"})
+    body = assert_problem(response, 403, "forbidden")
+    assert "s3cret" not in json.dumps(body)
+
+
+# -- /api/openapi.json ------------------------------------------------------------------------
+
+
+def test_openapi_document_describes_every_endpoint(client):
+    doc = ok(client.get("/api/openapi.json"))
+    assert doc["openapi"].startswith("3.1")
+    assert set(ENDPOINTS) <= set(doc["paths"])
+    assert "post" in doc["paths"]["/api/reindex"]
+    for path in ENDPOINTS:
+        if path != "/api/reindex":
+            assert "get" in doc["paths"][path], path
+    names = {p["name"] for p in doc["paths"]["/api/search"]["get"]["parameters"]}
+    assert {"q", "from", "to", "sort", "page", "per_page", "topics", "places", "people", "orgs",
+            "source", "interval", "collapse", "recency"} <= names
+
+
+# -- Reuters ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reuters_client(reuters_index):
+    client = make_client(reuters_index)
+    yield client
+    close(client)
+
+
+@pytest.fixture(scope="module")
+def reuters_records(reuters_jsonl) -> list[dict]:
+    with gzip.open(reuters_jsonl, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+@pytest.mark.reuters
+def test_reuters_search_has_topic_and_place_facets_and_monthly_histogram(reuters_client):
+    body = ok(reuters_client.get("/api/search?q=oil"))
+    assert body["total"] > 1000
+    assert body["facets"]["topics"][0]["value"] == "crude"
+    assert any(v["value"] == "usa" for v in body["facets"]["places"])
+    assert body["facets"]["date"]["interval"] == "month"
+    empty = ok(reuters_client.get("/api/search"))
+    assert empty["facets"]["date"]["interval"] == "month"
+    assert [b["value"][:7] for b in empty["facets"]["date"]["buckets"]] == [
+        f"1987-{m:02d}" for m in range(2, 11)]
+
+
+@pytest.mark.reuters
+def test_reuters_multi_select_counts_over_http(reuters_client, reuters_records):
+    body = ok(reuters_client.get(
+        "/api/search?topics=crude&places=usa&facet_size=1000&per_page=1"))
+    crude = [r for r in reuters_records if "crude" in r["topics"]]
+    usa = [r for r in reuters_records if "usa" in r["places"]]
+    assert body["total"] == sum(1 for r in crude if "usa" in r["places"])
+    topics = {v["value"]: v["count"] for v in body["facets"]["topics"] if v["count"]}
+    places = {v["value"]: v["count"] for v in body["facets"]["places"] if v["count"]}
+    assert topics == dict(Counter(t for r in usa for t in set(r["topics"])))
+    assert places == dict(Counter(p for r in crude for p in set(r["places"])))
+
+
+@pytest.mark.reuters
+def test_reuters_headline_only_items_are_indexed_and_found(reuters_client, reuters_records):
+    record = next(r for r in reuters_records if r["id"] == "reuters-30")
+    assert record["body"] == "" and record["title"]
+    app = reuters_client
+    article = ok(app.get("/api/articles/reuters-30"))
+    assert article["title"] == record["title"] and article["body"] == ""
+    body = ok(app.get("/api/search?q=title:mutual+AND+title:latest&from=1987-02-26"
+                      "&to=1987-02-26"))
+    [hit] = [h for h in body["hits"] if h["id"] == "reuters-30"]
+    assert "<mark>MUTUAL</mark>" in hit["title_html"]

@@ -1,0 +1,907 @@
+"""The search core (contract §3), called the way the API calls it:
+``search(view, parse_search_args({...}))`` on small purpose-built corpora.
+
+``NEWS`` below is a five-article archive written so that every query in this file has one
+obvious right answer: which articles contain which words, in which field, on which day, under
+which facet values. The Reuters tests (marked ``reuters``) check facet counts and the histogram
+against counts computed independently from the JSONL file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from whoosh.lang.porter import stem
+
+from searchsvc.errors import InvalidParameter, InvalidQuery
+from searchsvc.indexer import build
+from searchsvc.query import parse_search_args
+from searchsvc.search import SearchResult, search
+from searchsvc.searcher import Engine
+
+NEWS = [
+    {"id": "n1", "date": "2020-01-10", "title": "Oil prices climb as OPEC cuts output",
+     "body": "Crude oil prices rose on Monday after OPEC agreed to cut production at its "
+             "meeting in Vienna. Traders said the market remained unbalanced.",
+     "topics": ["crude"], "places": ["saudi-arabia", "austria"], "orgs": ["opec"],
+     "source": "wire-a"},
+    {"id": "n2", "date": "2020-02-15", "title": "Grain harvest hit by drought",
+     "body": "Wheat and corn harvests fell sharply after a drought in the plains. Farmers "
+             "expect lower exports this year.",
+     "topics": ["grain", "wheat"], "places": ["usa"], "source": "wire-b"},
+    {"id": "n3", "date": "2020-03-01", "title": "Oil and grain shipments delayed at port",
+     "body": "Strikes at the port delayed shipments of oil and grain for a week, exporters "
+             "said.",
+     "topics": ["crude", "grain", "ship"], "places": ["usa"], "source": "wire-a"},
+    {"id": "n4", "date": "2020-03-20", "title": "Central bank holds interest rates",
+     "body": "The central bank kept interest rates unchanged, citing stable inflation and a "
+             "strong labour market.",
+     "topics": ["interest"], "places": ["uk"], "people": ["andrew-bailey"], "orgs": ["boe"],
+     "source": "wire-b"},
+    {"id": "n5", "title": "Undated note on shipping",
+     "body": "A shipping note without a date, about tankers carrying oil.",
+     "topics": ["ship"]},
+]
+DATED = ["n4", "n3", "n2", "n1"]  # newest first
+OIL = {"n1", "n3", "n5"}  # "oil" in title or body
+
+
+def _open(index_dir: Path):
+    return Engine(index_dir).view()
+
+
+@pytest.fixture(scope="module")
+def news(tmp_path_factory):
+    root = tmp_path_factory.mktemp("news")
+    source = root / "news.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in NEWS), encoding="utf-8")
+    build(root / "index", [source])
+    view = _open(root / "index")
+    yield view
+    view.close()
+
+
+@pytest.fixture
+def corpus(make_index):
+    """Build a small index from records and open it; closed after the test."""
+    views = []
+
+    def _corpus(records: list[dict]):
+        view = _open(make_index(records))
+        views.append(view)
+        return view
+
+    yield _corpus
+    for view in views:
+        view.close()
+
+
+@pytest.fixture(scope="module")
+def seeds(seed_index):
+    view = _open(seed_index)
+    yield view
+    view.close()
+
+
+def run(view, collapse: str | None = "false", **args) -> SearchResult:
+    """Search with every article as its own hit (``collapse=None``: the service's default)."""
+    if collapse is not None:
+        args["collapse"] = collapse
+    return search(view, parse_search_args(args))
+
+
+def ids(result: SearchResult) -> list[str]:
+    return [h.id for h in result.hits]
+
+
+def found(view, **args) -> set[str]:
+    """Every matching id (all on one page)."""
+    result = run(view, per_page="100", **args)
+    assert result.total == len(result.hits)
+    return set(ids(result))
+
+
+def facet(result: SearchResult, name: str) -> dict[str, tuple[int, bool]]:
+    return {v["value"]: (v["count"], v["selected"]) for v in result.facets[name]}
+
+
+def buckets(result: SearchResult) -> list[tuple[str, int]]:
+    return [(b["value"], b["count"]) for b in result.facets["date"]["buckets"]]
+
+
+def dated(*days: str, body: str = "report on markets", **extra) -> list[dict]:
+    return [{"id": f"d{i}", "date": day, "body": body, **extra} for i, day in enumerate(days)]
+
+
+# -- result shape -----------------------------------------------------------------------------
+
+
+def test_result_carries_query_echo_total_timing_hits_facets(news):
+    result = run(news, q="oil", topics="crude")
+    assert result.query["q"] == "oil" and result.query["filters"] == {"topics": ["crude"]}
+    assert result.total == 2
+    assert result.took_ms >= 0
+    assert set(result.facets) == {"date", "topics", "places", "people", "orgs", "source"}
+    hit = result.hits[0]
+    assert hit.id == "n3" and hit.date == "2020-03-01" and hit.url == "/articles/n3"
+    assert hit.topics == ["crude", "grain", "ship"] and hit.places == ["usa"]
+    assert hit.source == "wire-a"
+    assert hit.score > 0
+
+
+def test_undated_hit_has_null_date(news):
+    [hit] = run(news, q="tankers").hits
+    assert hit.id == "n5" and hit.date is None
+
+
+# -- ranking ----------------------------------------------------------------------------------
+
+
+def test_articles_with_all_the_words_rank_before_those_with_some(corpus):
+    view = corpus([
+        {"id": "some-1", "date": "2020-01-01", "title": "Oil", "body": "Oil oil oil."},
+        {"id": "all", "date": "2020-01-01", "title": "Market report",
+         "body": "A long report on many markets, covering " + "trade " * 30
+                 + "and also oil and, briefly, grain."},
+        {"id": "some-2", "date": "2020-01-01", "title": "Grain", "body": "Grain grain grain."},
+        {"id": "none", "date": "2020-01-01", "title": "Copper", "body": "Copper only."},
+    ])
+    result = run(view, q="oil grain")
+    assert ids(result)[0] == "all"
+    assert set(ids(result)) == {"all", "some-1", "some-2"}
+    assert result.total == 3
+
+
+def test_long_natural_language_query_with_an_unknown_word_still_finds_articles(news):
+    result = run(news, q="what happened to oil prices after the opec meeting in geneva")
+    assert result.total >= 1
+    assert ids(result)[0] == "n1"
+
+
+def test_title_match_outranks_body_only_match(corpus):
+    view = corpus([
+        {"id": "body", "date": "2020-01-01", "title": "Miners return to work",
+         "body": "The copper strike ended at the mine on Tuesday after a long dispute."},
+        {"id": "title", "date": "2020-01-01", "title": "Copper strike ends",
+         "body": "Miners returned to work at the mine on Tuesday after a long dispute."},
+    ])
+    result = run(view, q="copper")
+    assert ids(result) == ["title", "body"]
+    assert result.hits[0].score > result.hits[1].score
+
+
+def test_more_occurrences_rank_higher_among_otherwise_similar_articles(corpus):
+    view = corpus([
+        {"id": "once", "date": "2020-01-01", "title": "Port news",
+         "body": "A tanker docked at the port and left at dawn with cargo aboard."},
+        {"id": "thrice", "date": "2020-01-01", "title": "Port news",
+         "body": "A tanker docked, a second tanker waited, a third tanker left at dawn."},
+    ])
+    assert ids(run(view, q="tanker")) == ["thrice", "once"]
+
+
+def test_relevance_order_does_not_depend_on_dates(corpus):
+    view = corpus([
+        {"id": "new-weak", "date": "2020-06-01", "title": "Port", "body": "A tanker left."},
+        {"id": "old-strong", "date": "2001-01-01", "title": "Tanker tanker",
+         "body": "The tanker was a big tanker."},
+    ])
+    assert ids(run(view, q="tanker")) == ["old-strong", "new-weak"]
+
+
+# -- query syntax -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("oil AND grain", {"n3"}),
+    ("oil OR wheat", {"n1", "n2", "n3", "n5"}),
+    ('"interest rates"', {"n4"}),
+    ('"rates interest"', set()),
+    ('"crude oil prices"', {"n1"}),
+    ("title:oil", {"n1", "n3"}),
+    ("title:shipping", {"n5"}),
+    ("topics:grain", {"n2", "n3"}),
+    ("places:usa AND title:grain", {"n2", "n3"}),
+    ("ship*", {"n3", "n5"}),
+    ("harv*", {"n2"}),
+    ("harvst~", {"n2"}),
+    ("date:[2020-01-01 TO 2020-01-31]", {"n1"}),
+    ("date:[2020-02-15 TO 2020-03-01]", {"n2", "n3"}),
+    ("oil AND date:[2020-02-01 TO 2020-12-31]", {"n3"}),
+])
+def test_whoosh_query_syntax(news, q, expected):
+    assert found(news, q=q) == expected
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("oil NOT grain", {"n1", "n5"}),
+    ("(oil OR grain) NOT wheat", {"n1", "n3", "n5"}),
+])
+def test_not_excludes_articles_with_the_word(news, q, expected):
+    assert found(news, q=q) == expected
+
+
+def test_and_not_excludes_articles_with_the_word(news):
+    assert found(news, q="oil AND NOT grain") == {"n1", "n5"}
+
+
+def test_lower_case_not_is_a_plain_word_not_an_operator(news):
+    # "not" is a stop word, so this is the plain query "oil grain": n3 has both and comes first
+    result = run(news, q="oil not grain")
+    assert ids(result)[0] == "n3"
+
+
+def test_plain_word_without_stemmed_match_finds_nothing(news):
+    assert run(news, q="harvst").total == 0
+
+
+def test_word_forms_match_through_stemming(news):
+    assert found(news, q="harvesting") == {"n2"}
+    assert found(news, q="shipment") == {"n3"}
+
+
+def test_date_range_query_never_matches_undated_articles(news):
+    assert found(news, q="date:[1900-01-01 TO 2100-12-31]") == set(DATED)
+
+
+@pytest.mark.parametrize("q", ['"unbalanced', "(((oil", "AND", "title:", "oil)", "[oil",
+                               "oil AND", "OR oil", "NOT", "foo:oil", "date:[", '"', "(",
+                               "title:(oil", "oil~~", "*oil", "date:[2020 TO", "^2", "oil^"])
+def test_invalid_syntax_is_searched_as_plain_words_and_never_errors(news, q):
+    result = run(news, q=q)
+    assert result.total >= 0
+    words = set(re.findall(r"\w+", q.lower()))
+    if "oil" in words and ":" not in q:
+        assert OIL <= set(ids(result)), q
+
+
+@pytest.mark.parametrize("q", ["title:[a TO c]", "[a TO]", "title:{oil TO z}", "oil [a TO c]"])
+def test_range_on_a_text_field_never_errors(news, q):
+    assert run(news, q=q).total >= 0
+
+
+def test_unbalanced_quote_searches_the_word(news):
+    assert found(news, q='"unbalanced') == {"n1"}
+
+
+def test_unknown_field_is_searched_as_plain_words(news):
+    assert found(news, q="color:oil") == OIL
+
+
+def test_wildcard_matching_too_many_terms_is_refused(news):
+    view = Engine(news.generation.parent, max_terms=3).view()
+    try:
+        with pytest.raises(InvalidQuery) as info:
+            run(view, q="s*")
+        assert info.value.status == 400 and info.value.code == "query_too_expensive"
+        assert run(view, q="harv*").total == 1
+    finally:
+        view.close()
+
+
+# -- empty query, sorting and paging ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("q", ["", "*", "  ", "the"])
+def test_empty_query_matches_everything_newest_first(news, q):
+    result = run(news, q=q)
+    assert result.total == len(NEWS)
+    assert ids(result) == [*DATED, "n5"]
+
+
+def test_oldest_first_puts_undated_last(news):
+    assert ids(run(news, sort="oldest")) == [*reversed(DATED), "n5"]
+
+
+@pytest.mark.parametrize("sort, expected", [("newest", ["n3", "n1", "n5"]),
+                                            ("oldest", ["n1", "n3", "n5"])])
+def test_date_sort_of_a_query_puts_undated_last(news, sort, expected):
+    assert ids(run(news, q="oil", sort=sort)) == expected
+
+
+def test_several_undated_articles_all_sort_after_dated_ones(corpus):
+    records = [{"id": "u1", "body": "memo"}, *dated("2020-01-01", "1999-05-05", body="memo"),
+               {"id": "u2", "body": "memo"}]
+    view = corpus(records)
+    for sort in ("newest", "oldest"):
+        order = ids(run(view, q="memo", sort=sort))
+        assert set(order[:2]) == {"d0", "d1"} and set(order[2:]) == {"u1", "u2"}
+    assert ids(run(view, sort="newest"))[:2] == ["d0", "d1"]
+    assert ids(run(view, sort="oldest"))[:2] == ["d1", "d0"]
+
+
+@pytest.fixture
+def many(corpus):
+    days = [(dt.date(2020, 1, 1) + dt.timedelta(days=i)).isoformat() for i in range(25)]
+    records = dated(*days)
+    for i, record in enumerate(records):
+        record["body"] = "markets " * (1 + i % 7) + "and more words " * (i % 5)
+    return corpus(records)
+
+
+@pytest.mark.parametrize("sort", ["relevance", "newest", "oldest"])
+def test_page_two_continues_page_one_without_overlap(many, sort):
+    pages = [run(many, q="markets", sort=sort, page=str(p), per_page="10") for p in (1, 2, 3)]
+    assert [r.total for r in pages] == [25, 25, 25]
+    got = [ids(r) for r in pages]
+    assert [len(p) for p in got] == [10, 10, 5]
+    flat = [i for p in got for i in p]
+    assert len(set(flat)) == 25
+    assert flat == ids(run(many, q="markets", sort=sort, per_page="25"))
+
+
+def test_page_past_the_end_is_empty_with_the_same_total(many):
+    result = run(many, q="markets", page="4", per_page="10")
+    assert result.hits == [] and result.total == 25
+
+
+def test_per_page_limits_the_hits(many):
+    assert len(run(many, per_page="3").hits) == 3
+
+
+# -- date filters -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("low, high", [
+    ("2020-02-15", "2020-03-01"),
+    ("15 Feb 2020", "1 March 2020"),
+    ("February 15, 2020", "March 1, 2020"),
+    ("2020/02/15", "2020-03-01"),
+])
+def test_from_and_to_are_inclusive_in_any_spelling(news, low, high):
+    assert found(news, **{"from": low, "to": high}) == {"n2", "n3"}
+
+
+def test_single_day_range(news):
+    assert found(news, **{"from": "2020-01-10", "to": "Jan 10, 2020"}) == {"n1"}
+
+
+def test_open_ended_ranges(news):
+    assert found(news, **{"from": "2020-03-01"}) == {"n3", "n4"}
+    assert found(news, to="2020-02-15") == {"n1", "n2"}
+
+
+def test_undated_articles_match_no_date_filter(news):
+    assert "n5" not in found(news, **{"from": "1900-01-01"})
+    assert "n5" not in found(news, to="2100-01-01")
+    assert found(news, q="tankers", **{"from": "1900-01-01"}) == set()
+
+
+def test_date_filter_combines_with_query(news):
+    assert found(news, q="oil", **{"from": "2020-02-01"}) == {"n3"}
+
+
+# -- facet filters and counts -----------------------------------------------------------------
+
+
+def test_values_within_a_facet_are_ored(news):
+    assert found(news, topics=["wheat", "interest"]) == {"n2", "n4"}
+
+
+def test_different_facets_are_anded(news):
+    assert found(news, topics="grain", places="usa") == {"n2", "n3"}
+    assert found(news, topics="crude", places="usa") == {"n3"}
+    assert found(news, topics="crude", places="uk") == set()
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("people", "andrew-bailey", {"n4"}),
+    ("orgs", "opec", {"n1"}),
+    ("source", "wire-a", {"n1", "n3"}),
+    ("places", "austria", {"n1"}),
+])
+def test_every_facet_filters(news, name, value, expected):
+    assert found(news, **{name: value}) == expected
+
+
+def test_facet_filter_with_unknown_value_matches_nothing(news):
+    assert found(news, topics="no-such-topic") == set()
+
+
+def test_facet_counts_without_filters_count_the_matches(news):
+    result = run(news, q="oil")
+    assert facet(result, "topics") == {"crude": (2, False), "grain": (1, False),
+                                       "ship": (2, False)}
+    assert facet(result, "source") == {"wire-a": (2, False)}
+    assert facet(result, "places") == {"usa": (1, False), "saudi-arabia": (1, False),
+                                       "austria": (1, False)}
+
+
+def test_facet_values_are_most_frequent_first(news):
+    values = [v["count"] for v in run(news).facets["topics"]]
+    assert values == sorted(values, reverse=True)
+    assert run(news).facets["topics"][0]["count"] == 2
+
+
+def test_multi_select_counts_ignore_own_filter_and_respect_the_others(news):
+    result = run(news, topics="grain", places=["usa", "uk"], **{"from": "2020-02-01"})
+    assert result.total == 2  # n2, n3
+    # topics: ignore topics=grain, keep places (usa|uk) and from → n2, n3, n4
+    assert facet(result, "topics") == {"grain": (2, True), "crude": (1, False),
+                                       "interest": (1, False), "ship": (1, False),
+                                       "wheat": (1, False)}
+    # places: ignore places, keep topics=grain and from → n2, n3; uk selected with 0
+    assert facet(result, "places") == {"usa": (2, True), "uk": (0, True)}
+    # source: all filters apply
+    assert facet(result, "source") == {"wire-a": (1, False), "wire-b": (1, False)}
+
+
+def test_selected_value_with_no_matches_is_still_listed(news):
+    result = run(news, topics="no-such-topic")
+    assert result.total == 0
+    assert facet(result, "topics")["no-such-topic"] == (0, True)
+    assert facet(result, "topics")["crude"] == (2, False)
+
+
+def test_selected_value_outside_the_top_values_is_still_listed(news):
+    result = search(news, parse_search_args({"topics": "wheat"}), facet_size=1)
+    assert facet(result, "topics") == {"crude": (2, False), "wheat": (1, True)}
+
+
+def test_facet_size_limits_unselected_values(news):
+    result = search(news, parse_search_args({}), facet_size=2)
+    assert len(result.facets["topics"]) == 2
+
+
+# -- date histogram ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("span_days, interval", [
+    (0, "day"), (10, "day"), (45, "day"),
+    (46, "week"), (120, "week"), (182, "week"),
+    (183, "month"), (2 * 365, "month"), (4 * 365, "month"),
+    (8 * 365, "year"), (40 * 365, "year"),
+])
+def test_auto_interval_follows_the_span_of_the_matches(corpus, span_days, interval):
+    first = dt.date(2020, 1, 1)
+    view = corpus(dated(first.isoformat(), (first + dt.timedelta(days=span_days)).isoformat()))
+    histogram = run(view).facets["date"]
+    assert histogram["interval"] == interval
+    assert sum(b["count"] for b in histogram["buckets"]) == 2
+    assert histogram["buckets"][0]["count"] >= 1 and histogram["buckets"][-1]["count"] >= 1
+
+
+def test_auto_interval_follows_the_matches_not_the_whole_index(corpus):
+    view = corpus([*dated("2020-01-01", "2020-01-05", body="storm"),
+                   {"id": "old", "date": "1990-01-01", "body": "calm"}])
+    assert run(view).facets["date"]["interval"] == "year"
+    assert run(view, q="storm").facets["date"]["interval"] == "day"
+
+
+def test_day_buckets_include_empty_days_between_first_and_last(corpus):
+    view = corpus(dated("2020-01-01", "2020-01-04", "2020-01-04"))
+    histogram = run(view, interval="day").facets["date"]
+    assert histogram["interval"] == "day"
+    assert histogram["buckets"] == [
+        {"value": f"2020-01-0{d}", "from": f"2020-01-0{d}", "to": f"2020-01-0{d}",
+         "count": c, "selected": False} for d, c in ((1, 1), (2, 0), (3, 0), (4, 2))]
+
+
+def test_week_buckets_start_on_monday_and_cover_seven_days(corpus):
+    view = corpus(dated("2020-01-01", "2020-01-20"))  # a Wednesday and a Monday
+    result = run(view, interval="week")
+    assert [(b["value"], b["from"], b["to"], b["count"])
+            for b in result.facets["date"]["buckets"]] == [
+        ("2019-12-30", "2019-12-30", "2020-01-05", 1),
+        ("2020-01-06", "2020-01-06", "2020-01-12", 0),
+        ("2020-01-13", "2020-01-13", "2020-01-19", 0),
+        ("2020-01-20", "2020-01-20", "2020-01-26", 1),
+    ]
+
+
+def test_month_buckets_run_from_the_first_to_the_last_day(corpus):
+    view = corpus(dated("2020-01-15", "2020-04-02"))
+    result = run(view, interval="month")
+    assert [(b["value"], b["from"], b["to"], b["count"])
+            for b in result.facets["date"]["buckets"]] == [
+        ("2020-01-01", "2020-01-01", "2020-01-31", 1),
+        ("2020-02-01", "2020-02-01", "2020-02-29", 0),
+        ("2020-03-01", "2020-03-01", "2020-03-31", 0),
+        ("2020-04-01", "2020-04-01", "2020-04-30", 1),
+    ]
+
+
+def test_year_buckets(corpus):
+    view = corpus(dated("2018-06-01", "2020-02-02", "2020-12-31"))
+    result = run(view, interval="year")
+    assert [(b["value"], b["to"], b["count"]) for b in result.facets["date"]["buckets"]] == [
+        ("2018-01-01", "2018-12-31", 1), ("2019-01-01", "2019-12-31", 0),
+        ("2020-01-01", "2020-12-31", 2)]
+
+
+def test_histogram_ignores_from_to_and_flags_the_buckets_inside(corpus):
+    view = corpus(dated("2020-01-01", "2020-01-04"))
+    result = run(view, interval="day", **{"from": "2020-01-02", "to": "2020-01-03"})
+    assert result.total == 0
+    assert [(b["value"], b["count"], b["selected"])
+            for b in result.facets["date"]["buckets"]] == [
+        ("2020-01-01", 1, False), ("2020-01-02", 0, True), ("2020-01-03", 0, True),
+        ("2020-01-04", 1, False)]
+
+
+def test_open_ended_range_flags_every_bucket_after_from(corpus):
+    view = corpus(dated("2020-01-01", "2020-01-03"))
+    result = run(view, interval="day", **{"from": "2020-01-02"})
+    assert [b["selected"] for b in result.facets["date"]["buckets"]] == [False, True, True]
+
+
+def test_no_bucket_is_selected_without_a_date_filter(news):
+    assert not any(b["selected"] for b in run(news).facets["date"]["buckets"])
+
+
+def test_histogram_respects_the_query_and_facet_filters(corpus):
+    view = corpus([
+        {"id": "a", "date": "2020-01-01", "body": "storm", "topics": ["weather"]},
+        {"id": "b", "date": "2020-01-02", "body": "storm", "topics": ["sport"]},
+        {"id": "c", "date": "2020-01-03", "body": "storm", "topics": ["weather"]},
+        {"id": "d", "date": "2020-01-09", "body": "calm", "topics": ["weather"]},
+    ])
+    assert buckets(run(view, q="storm", topics="weather", interval="day")) == [
+        ("2020-01-01", 1), ("2020-01-02", 0), ("2020-01-03", 1)]
+    assert buckets(run(view, q="storm", interval="day")) == [
+        ("2020-01-01", 1), ("2020-01-02", 1), ("2020-01-03", 1)]
+
+
+def test_histogram_leaves_out_undated_articles(news):
+    histogram = run(news, q="oil").facets["date"]
+    assert sum(b["count"] for b in histogram["buckets"]) == 2  # n5 has no date
+
+
+def test_no_dated_match_gives_no_buckets(news):
+    assert run(news, q="tankers").facets["date"]["buckets"] == []
+    assert run(news, q="zzzz").facets["date"]["buckets"] == []
+
+
+def test_explicit_interval_with_too_many_buckets_is_refused(corpus):
+    view = corpus(dated("1990-01-01", "2020-01-01"))
+    with pytest.raises(InvalidParameter) as info:
+        run(view, interval="day")
+    assert info.value.code == "too_many_buckets"
+    assert len(run(view, interval="week").facets["date"]["buckets"]) > 1500
+
+
+# -- did you mean -----------------------------------------------------------------------------
+
+
+def test_misspelt_word_gets_a_correction_that_finds_more(news):
+    result = run(news, q="inflaton")
+    assert result.total == 0
+    assert result.did_you_mean == {"q": "inflation", "html": "<mark>inflation</mark>",
+                                   "total": 1}
+    assert run(news, q=result.did_you_mean["q"]).total == 1
+
+
+def test_misspelt_word_case_is_forgiven(news):
+    assert run(news, q="Inflatoin").did_you_mean["q"] == "inflation"
+
+
+def test_correction_keeps_the_other_words(news):
+    dym = run(news, q="crude inflaton").did_you_mean
+    assert dym["q"] == "crude inflation"
+    assert dym["html"] == "crude <mark>inflation</mark>"
+    assert dym["total"] > run(news, q="crude inflaton").total
+
+
+@pytest.mark.parametrize("q", ["oil", "inflation", "crude oil prices", "zzqx", "",
+                               "title:oil", "oil AND grain"])
+def test_no_correction_when_there_is_nothing_better(news, q):
+    assert run(news, q=q).did_you_mean is None
+
+
+def test_operators_are_never_corrected(news):
+    dym = run(news, q="oil AND NOT grain").did_you_mean
+    assert dym is None or "NOT" in dym["q"]
+
+
+def test_field_names_are_never_corrected(seeds):
+    result = run(seeds, q="date:[2020-01-01 TO 2020-01-31]")
+    assert result.total == 2
+    assert result.did_you_mean is None
+
+
+def test_correction_is_a_real_unstemmed_word_never_a_stem(seeds):
+    words = set()
+    for path in Path(__file__).resolve().parent.parent.joinpath("seeds").glob("*.txt"):
+        words |= set(re.findall(r"[a-z]+", path.read_text(encoding="utf-8").lower()))
+    for typo, word in (("demonstraters", "demonstrators"), ("protestors", "protesters")):
+        result = run(seeds, q=typo)
+        assert result.total == 0
+        dym = result.did_you_mean
+        assert dym["q"] == word
+        assert dym["q"] in words
+        assert dym["total"] == 2
+    assert stem("demonstrators") not in words  # the stem "demonstr" is not a word
+
+
+def test_correction_html_escapes_the_users_text(news):
+    dym = run(news, q="inflaton & co").did_you_mean
+    assert dym["q"] == "inflation & co"
+    assert dym["html"] == "<mark>inflation</mark> &amp; co"
+
+
+def test_correction_keeps_brackets_and_abbreviations_around_the_word(news):
+    assert run(news, q="(inflaton)").did_you_mean["q"] == "(inflation)"
+    assert run(news, q="U.S. inflaton").did_you_mean["q"] == "U.S. inflation"
+
+
+@pytest.mark.parametrize("q, corrected", [("inflaton.", "inflation."),
+                                          ("inflaton, crude", "inflation, crude"),
+                                          ("inflaton's", "inflation's")])
+def test_misspelt_word_followed_by_punctuation_is_corrected(news, q, corrected):
+    dym = run(news, q=q).did_you_mean
+    assert dym is not None and dym["q"] == corrected
+
+
+def test_correction_respects_the_filters(news):
+    # inflation is only in n4 (uk): with a usa filter the correction would find nothing more
+    assert run(news, q="inflaton", places="usa").did_you_mean is None
+    assert run(news, q="inflaton", places="uk").did_you_mean["q"] == "inflation"
+
+
+# -- snippets and titles in hits --------------------------------------------------------------
+
+
+def test_hits_mark_the_query_words_in_snippets_and_titles(news):
+    [hit] = run(news, q="harvest").hits
+    assert hit.title_html == "Grain <mark>harvest</mark> hit by drought"
+    assert hit.title == "Grain harvest hit by drought"
+    assert any("<mark>harvests</mark>" in s for s in hit.snippets)
+
+
+def test_field_query_marks_only_that_field(news):
+    [hit] = run(news, q="title:shipping").hits
+    assert "<mark>shipping</mark>" in hit.title_html
+    assert not any("<mark>" in s for s in hit.snippets)
+
+
+def test_negated_words_are_not_marked(news):
+    hits = run(news, q="oil AND NOT grain").hits
+    assert hits
+    for hit in hits:
+        assert "grain" not in " ".join(hit.snippets).lower()
+        assert "<mark>oil</mark>" in " ".join(hit.snippets) + hit.title_html
+
+
+def test_filter_only_search_shows_the_opening(news):
+    [hit] = run(news, topics="interest").hits
+    assert hit.snippets == ["The central bank kept interest rates unchanged, citing stable "
+                            "inflation and a strong labour market."]
+    assert hit.title_html == "Central bank holds interest rates"
+
+
+def test_text_with_markup_is_escaped_in_hits(corpus):
+    view = corpus([{"id": "x", "date": "2020-01-01",
+                    "title": "Attack <script>alert(1)</script> feared",
+                    "body": "Researchers found <script>alert(1)</script> in the page & the "
+                            "attack spread."}])
+    for q in ("attack", "script", "alert", ""):
+        [hit] = run(view, q=q).hits
+        for html in (hit.title_html, *hit.snippets):
+            assert "<script>" not in html and "</script>" not in html
+            assert "&lt;script&gt;" in html or "&lt;<mark>script</mark>&gt;" in html
+        assert hit.title == "Attack <script>alert(1)</script> feared"  # plain text field
+
+
+def test_a_1_mb_article_is_searched_and_highlighted(corpus):
+    body = "The quick brown fox jumps over the lazy dog near the river bank. " * 16_500
+    view = corpus([{"id": "big", "date": "2020-01-01", "title": "Big",
+                    "body": body + "A rare zebra appeared."}])
+    [hit] = run(view, q="zebra").hits
+    assert hit.snippets and len(hit.snippets) <= 3
+    assert "<mark>zebra</mark>" in hit.snippets[0]
+
+
+# -- story collapsing and recency -------------------------------------------------------------
+
+WIRE = ("Heavy rain flooded the river valley overnight, forcing hundreds of families to leave "
+        "their homes as rescue teams used boats to reach villages cut off by the water.")
+
+
+@pytest.fixture
+def stories(corpus):
+    return corpus([
+        {"id": "flood-a", "date": "2020-05-01", "title": "Floods force hundreds from homes",
+         "body": WIRE},
+        {"id": "flood-b", "date": "2020-05-01", "title": "Floods force hundreds from homes",
+         "body": WIRE + " More rain is expected."},
+        {"id": "budget", "date": "2020-05-01", "title": "Council passes budget",
+         "body": "The council passed its budget after a debate about flood defences and "
+                 "river maintenance."},
+    ])
+
+
+def test_the_story_hit_lists_the_other_articles_of_its_story(stories):
+    result = run(stories, collapse="true", q="flood")
+    story_hits = [h for h in result.hits if h.id.startswith("flood-")]
+    assert len(story_hits) == 1
+    assert story_hits[0].story["others"] == [
+        {"flood-a": "flood-b", "flood-b": "flood-a"}[story_hits[0].id]]
+
+
+@pytest.fixture
+def twelve_stories(corpus):
+    """Twelve floods ten days apart, each reported twice (two outlets, same day)."""
+    towns = ["Aldridge", "Bexley", "Corwin", "Dunmore", "Elstree", "Fenwick", "Garrow",
+             "Hexham", "Ilford", "Jarrow", "Kelso", "Lydney"]
+    records = []
+    for i, town in enumerate(towns):
+        day = (dt.date(2020, 1, 1) + dt.timedelta(days=10 * i)).isoformat()
+        text = (f"Flooding hit the town of {town} after the {town} river burst its banks; "
+                f"mayor {town[::-1].capitalize()}son opened shelters.")
+        records.append({"id": f"s{i:02d}a", "date": day, "title": f"{town} flooded",
+                        "body": text})
+        records.append({"id": f"s{i:02d}b", "date": day, "title": f"Floods in {town}",
+                        "body": text + " Rain continues."})
+    return corpus(records)
+
+
+@pytest.mark.parametrize("sort", ["relevance", "newest"])
+def test_collapsed_pages_continue_without_repeating_a_story(twelve_stories, sort):
+    pages = [run(twelve_stories, collapse="true", q="flooding", sort=sort, per_page="5",
+                 page=str(p)) for p in (1, 2, 3)]
+    assert [len(r.hits) for r in pages] == [5, 5, 2]
+    stories = [h.id[:3] for r in pages for h in r.hits]
+    assert sorted(stories) == [f"s{i:02d}" for i in range(12)]
+    for hit in (h for r in pages for h in r.hits):
+        assert hit.story["size"] == 2
+        assert hit.story["others"] == [{"a": hit.id[:3] + "b", "b": hit.id[:3] + "a"}[hit.id[3]]]
+    assert all(r.total == 24 and r.total_stories == 12 for r in pages)  # README
+
+
+def test_story_size_counts_only_the_articles_that_match(twelve_stories):
+    result = run(twelve_stories, collapse="true", q="rain", per_page="20")
+    assert len(result.hits) == 12 and result.total == 12
+    assert all(h.id.endswith("b") and h.story["size"] == 1 and h.story["others"] == []
+               for h in result.hits)
+
+
+def test_collapse_false_returns_every_article_as_its_own_hit(stories):
+    result = run(stories, q="flood river", collapse="false")
+    assert set(ids(result)) == {"flood-a", "flood-b", "budget"}
+
+
+def test_copies_of_one_story_collapse_into_one_hit_by_default(stories):
+    result = run(stories, collapse=None, q="flood river")
+    by_id = {h.id: h for h in result.hits}
+    assert "budget" in by_id
+    story_hits = [h for h in result.hits if h.id in ("flood-a", "flood-b")]
+    assert len(story_hits) == 1
+    story = getattr(story_hits[0], "story", None)
+    assert story["size"] == 2
+    assert set(story["others"]) == {"flood-a", "flood-b"} - {story_hits[0].id}
+
+
+@pytest.fixture
+def ages(corpus):
+    return corpus([
+        {"id": "old", "date": "2000-01-01", "title": "Volcano erupts",
+         "body": "The volcano erupted again, volcano experts said."},
+        {"id": "new", "date": "2020-01-01", "title": "Volcano erupts",
+         "body": "The volcano erupted again, experts said."},
+    ])
+
+
+def test_without_recency_the_better_match_wins_regardless_of_age(ages):
+    assert ids(run(ages, q="volcano")) == ["old", "new"]
+
+
+def test_recency_half_life_lifts_recent_articles(ages):
+    assert ids(run(ages, q="volcano", recency="30d")) == ["new", "old"]
+
+
+def test_recency_changes_the_order_not_the_matches(ages):
+    plain, recent = run(ages, q="volcano"), run(ages, q="volcano", recency="1y")
+    assert recent.total == plain.total == 2
+    assert recent.facets == plain.facets
+
+
+def test_recency_does_not_affect_date_sorts(ages):
+    assert ids(run(ages, q="volcano", sort="oldest", recency="7d")) == ["old", "new"]
+
+
+# -- Reuters ----------------------------------------------------------------------------------
+
+
+def mentions_oil(record: dict) -> bool:
+    """Title or body has a word whose stem is "oil" (oil, oils, oiled…), counted here without
+    the service's code. A suffix-stripping stemmer only maps words starting with "oil" there."""
+    text = f"{record['title']} {record['body']}".lower()
+    return any(stem(w) == "oil" for w in re.findall(r"\boil[a-z0-9]*", text))
+
+
+@pytest.fixture(scope="module")
+def reuters(reuters_index, reuters_jsonl):
+    with gzip.open(reuters_jsonl, "rt", encoding="utf-8") as fh:
+        records = [json.loads(line) for line in fh]
+    view = _open(reuters_index)
+    yield view, records
+    view.close()
+
+
+@pytest.fixture(scope="module")
+def reuters_oil(reuters) -> list[dict]:
+    return [r for r in reuters[1] if mentions_oil(r)]
+
+
+def counts_of(records: list[dict], name: str) -> dict[str, int]:
+    """Articles per value (an article listing a value twice counts once)."""
+    return dict(Counter(v for r in records for v in set(r[name])))
+
+
+def facet_counts(result: SearchResult, name: str) -> dict[str, int]:
+    return {v["value"]: v["count"] for v in result.facets[name] if v["count"]}
+
+
+@pytest.mark.reuters
+def test_reuters_every_article_is_indexed_with_topic_and_place_facets(reuters):
+    view, records = reuters
+    result = search(view, parse_search_args({}), facet_size=1000)
+    assert result.total == len(records) == view.doc_count
+    assert facet_counts(result, "topics") == counts_of(records, "topics")
+    assert facet_counts(result, "places") == counts_of(records, "places")
+    top = result.facets["topics"][0]
+    assert top["value"] == "earn" and top["count"] == counts_of(records, "topics")["earn"]
+
+
+@pytest.mark.reuters
+def test_reuters_empty_query_has_a_monthly_histogram(reuters):
+    view, records = reuters
+    histogram = run(view).facets["date"]
+    assert histogram["interval"] == "month"
+    months = Counter(r["date"][:7] for r in records if r.get("date"))
+    first, last = min(months), max(months)
+    expected = []
+    year, month = int(first[:4]), int(first[5:])
+    while f"{year:04d}-{month:02d}" <= last:
+        key = f"{year:04d}-{month:02d}"
+        expected.append((f"{key}-01", months.get(key, 0)))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    assert buckets(run(view)) == expected
+    assert any(count == 0 for _, count in expected)  # empty months are listed
+
+
+@pytest.mark.reuters
+def test_reuters_multi_select_counts_for_two_facets(reuters):
+    view, records = reuters
+    result = search(view, parse_search_args({"topics": "crude", "places": "usa"}),
+                    facet_size=1000)
+    crude = [r for r in records if "crude" in r["topics"]]
+    usa = [r for r in records if "usa" in r["places"]]
+    both = [r for r in crude if "usa" in r["places"]]
+    assert result.total == len(both)
+    assert facet_counts(result, "topics") == counts_of(usa, "topics")
+    assert facet_counts(result, "places") == counts_of(crude, "places")
+    assert facet_counts(result, "orgs") == counts_of(both, "orgs")
+    assert facet(result, "topics")["crude"][1] is True
+    assert facet(result, "places")["usa"][1] is True
+    assert facet(result, "places")["uk"][1] is False
+
+
+@pytest.mark.reuters
+def test_reuters_query_with_two_values_of_one_facet(reuters, reuters_oil):
+    view, _ = reuters
+    result = search(view, parse_search_args({"q": "oil", "topics": ["crude", "grain"]}),
+                    facet_size=1000)
+    oil = reuters_oil
+    assert run(view, q="oil").total == len(oil)
+    chosen = [r for r in oil if {"crude", "grain"} & set(r["topics"])]
+    assert result.total == len(chosen)
+    assert facet_counts(result, "topics") == counts_of(oil, "topics")
+    assert facet_counts(result, "places") == counts_of(chosen, "places")
+    assert facet(result, "topics")["grain"] == (counts_of(oil, "topics")["grain"], True)
+    months = Counter(r["date"][:7] for r in chosen)
+    assert {v[:7]: c for v, c in buckets(result) if c} == dict(months)
+
+
+@pytest.mark.reuters
+def test_reuters_date_filter_total_is_exact(reuters, reuters_oil):
+    view, _ = reuters
+    result = run(view, q="oil", **{"from": "1987-03-01", "to": "1987-03-31"})
+    expected = [r for r in reuters_oil if r["date"].startswith("1987-03")]
+    assert result.total == len(expected)
