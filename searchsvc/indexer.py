@@ -534,6 +534,15 @@ def plan(sources: Iterable[Path], max_bytes: int) -> tuple[list, list[Problem]]:
                     problems.append(entry)
                     continue
                 key = entry.id if isinstance(entry, Article) else entry[1]
+                if key in items and not isinstance(entry, Article):
+                    # A duplicate: read the later file now, so a bad one cannot displace a
+                    # good article with the same id.
+                    parsed = list(read_text_file(entry[0], key, max_bytes))
+                    problems.extend(p for p in parsed if isinstance(p, Problem))
+                    good = [a for a in parsed if isinstance(a, Article)]
+                    if not good:
+                        continue
+                    entry = good[0]
                 earlier = items.pop(key, None)
                 if earlier is not None:
                     where = earlier.path if isinstance(earlier, Article) else str(earlier[0])
@@ -641,6 +650,8 @@ def _link_copy(src: Path, dst: Path) -> None:
 def indexed_hashes(ix) -> dict[str, str]:
     """id → content hash of every live document, read from columns (no stored-field reads)."""
     with ix.reader() as reader:
+        if not reader.doc_count_all():
+            return {}
         ids = reader.column_reader("id")
         metas = reader.column_reader("meta")
         return {ids[d]: decode_meta(metas[d])["h"] for d in reader.all_doc_ids()}
