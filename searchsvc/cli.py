@@ -147,11 +147,21 @@ def search(query: str, index: str, date_from: str | None, date_to: str | None,
             "collapse": str(collapse).lower()}
     try:
         sq = parse_search_args({k: v for k, v in args.items() if v is not None})
-        view = Engine(index).view()
+        engine = Engine(index)
+        view = engine.view()
         result = core.search(view, sq)
     except ServiceError as exc:
         click.echo(f"error: {exc.detail}", err=True)
         sys.exit(2 if exc.status == 400 else 1)
+    try:
+        _print_results(result, view, collapse, as_json)
+    finally:
+        engine.close()
+
+
+def _print_results(result, view, collapse: bool, as_json: bool) -> None:
+    from searchsvc import search as core
+
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -187,11 +197,14 @@ def stats(index: str, as_json: bool) -> None:
     from searchsvc import search as core
     from searchsvc.searcher import Engine
 
+    engine = Engine(index)
     try:
-        doc = core.stats(Engine(index).view())
+        doc = core.stats(engine.view())
     except ServiceError as exc:
         click.echo(f"error: {exc.detail}", err=True)
         sys.exit(1)
+    finally:
+        engine.close()
     if as_json:
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return

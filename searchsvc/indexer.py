@@ -589,7 +589,10 @@ def build(index_dir: Path | str, sources: Iterable[Path | str], *, update: bool 
         else:
             work, report.problems = plan(sources, max_bytes)
         _check_strict(strict, report)
-        tmp = _new_generation_dir(index_dir)
+        try:
+            tmp = _new_generation_dir(index_dir)
+        except OSError as exc:
+            raise BuildError(f"build failed, index unchanged: {_describe_os_error(exc)}") from None
         try:
             if update:
                 _apply_update(previous, tmp, articles, report, progress)

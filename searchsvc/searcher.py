@@ -175,7 +175,8 @@ class IndexView:
         return len(self.docnum)
 
     def close(self) -> None:
-        self.searcher.close()
+        if not self.searcher.is_closed:
+            self.searcher.close()
 
     # -- parsing ------------------------------------------------------------------------------
 
