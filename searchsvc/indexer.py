@@ -32,6 +32,7 @@ import os
 import queue
 import shutil
 import time
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -333,8 +334,7 @@ class _FastSegmentWriter(SegmentWriter):
                 lengths = self._lengths.get(fieldname, {})
                 lastfield = fieldname
             fw.start_term(tbytes)
-            for docnum, weight, vbytes in self._terms[(fieldname, tbytes)]:
-                fw.add(docnum, weight, vbytes, lengths.get(docnum, 0))
+            _fill_blocks(fw._postwriter, self._terms[(fieldname, tbytes)], lengths)
             fw.finish_term()
         if lastfield is not None:
             fw.finish_field()
@@ -358,6 +358,27 @@ class _Built:
         self.problems.extend(other.problems)
         self.documents += other.documents
         self.doc_terms.extend(other.doc_terms)
+
+
+def _fill_blocks(pw, postings: list[tuple[int, float, bytes]], lengths: dict[int, int]) -> None:
+    """Hand a term's postings to Whoosh's W3 postings writer a block at a time.
+
+    Equivalent to ``add_posting`` per posting (same block contents and statistics), without
+    its per-posting Python call, type assertions and bookkeeping.
+    """
+    limit = pw._blocklimit
+    for start in range(0, len(postings), limit):
+        if start:
+            pw._write_block()
+        ids, weights, values = zip(*postings[start:start + limit], strict=True)
+        pw._ids = array("I", ids)
+        pw._weights = array("f", weights)
+        pw._values = [v for v in values if v]
+        pw._maxweight = max(weights)
+        block_lengths = [lengths.get(d, 0) for d in ids]
+        present = [n for n in block_lengths if n]
+        pw._minlength = min(present) if present else None
+        pw._maxlength = max(block_lengths)
 
 
 # Work for the forked workers: set just before fork, inherited copy-on-write.
