@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.writing import SegmentWriter
 
 from searchsvc.articles import (
@@ -263,21 +264,17 @@ class _FastSegmentWriter(SegmentWriter):
     """
 
     def __init__(self, ix, **kwargs):
-        super().__init__(ix, _lk=False, compound=False, **kwargs)
-        self._terms: dict[tuple[str, bytes], list] = defaultdict(list)
+        # compression=0: Whoosh zlib-compresses every posting block, even the one-posting
+        # blocks of rare terms (its "too small to compress" check is overwritten on the next
+        # line of _write_block); that was ~10% of a worker's time for a modestly larger file.
+        super().__init__(ix, _lk=False, compound=False, codec=W3Codec(compression=0),
+                         **kwargs)
+        # field → term → postings. Text terms are kept as str (UTF-8 byte order is code-point
+        # order, so they sort the same) and encoded once at flush time.
+        self._terms: dict[str, dict[str | bytes, list]] = defaultdict(dict)
         self._lengths: dict[str, dict[int, int]] = defaultdict(dict)
         self.vocabulary: Counter = Counter()
         self._single: dict[int, bytes] = {}
-
-    def _encode_positions(self, fmt, poslist: list[int]) -> bytes:
-        if len(poslist) == 1:
-            # Most postings are a single position; their encoding is memoised.
-            pos = poslist[0]
-            encoded = self._single.get(pos)
-            if encoded is None:
-                encoded = self._single[pos] = fmt.encode(poslist)
-            return encoded
-        return fmt.encode(poslist)
 
     def add_document(self, **fields):
         perdoc = self.perdocwriter
@@ -296,17 +293,30 @@ class _FastSegmentWriter(SegmentWriter):
             if field.indexed and isinstance(field.analyzer, NewsAnalyzer):
                 poses, found = analyze(value)
                 doc_words |= found
-                fmt = field.format
+                encode = field.format.encode
+                single = self._single
+                field_terms = terms[fieldname]
                 for term, poslist in poses.items():
                     freq = len(poslist)
-                    terms[(fieldname, term.encode("utf-8"))].append(
-                        (docnum, float(freq), self._encode_positions(fmt, poslist)))
+                    if freq == 1:  # most postings: their encoding is memoised
+                        vbytes = single.get(poslist[0])
+                        if vbytes is None:
+                            vbytes = single[poslist[0]] = encode(poslist)
+                    else:
+                        vbytes = encode(poslist)
+                    posting = (docnum, float(freq), vbytes)
+                    found_list = field_terms.get(term)
+                    if found_list is None:
+                        field_terms[term] = [posting]
+                    else:
+                        found_list.append(posting)
                     length += freq
                     doc_tf[term] = doc_tf.get(term, 0) + freq
                 self._lengths[fieldname][docnum] = length
             elif field.indexed:
+                field_terms = terms[fieldname]
                 for tbytes, freq, weight, vbytes in field.index(value):
-                    terms[(fieldname, tbytes)].append((docnum, weight, vbytes))
+                    field_terms.setdefault(tbytes, []).append((docnum, weight, vbytes))
                     length += freq
                 if field.scorable:
                     self._lengths[fieldname][docnum] = length
@@ -325,18 +335,16 @@ class _FastSegmentWriter(SegmentWriter):
     def _flush_segment(self):
         self.perdocwriter.close()
         fw = self.fieldwriter
-        lastfield = None
-        for fieldname, tbytes in sorted(self._terms):
-            if fieldname != lastfield:
-                if lastfield is not None:
-                    fw.finish_field()
-                fw.start_field(fieldname, self.schema[fieldname])
-                lengths = self._lengths.get(fieldname, {})
-                lastfield = fieldname
-            fw.start_term(tbytes)
-            _fill_blocks(fw._postwriter, self._terms[(fieldname, tbytes)], lengths)
-            fw.finish_term()
-        if lastfield is not None:
+        for fieldname in sorted(self._terms):
+            field_terms = self._terms[fieldname]
+            if not field_terms:
+                continue
+            fw.start_field(fieldname, self.schema[fieldname])
+            lengths = self._lengths.get(fieldname, {})
+            for term in sorted(field_terms):
+                fw.start_term(term.encode("utf-8") if isinstance(term, str) else term)
+                _fill_blocks(fw._postwriter, field_terms[term], lengths)
+                fw.finish_term()
             fw.finish_field()
         fw.close()
         self._terms.clear()
