@@ -401,8 +401,14 @@ def test_serve_builds_missing_index_then_serves_api_and_page(tmp_path, serve):
     doc = resp.json()
     assert SEARCH_KEYS <= doc.keys()
     assert doc["total"] == 2
-    assert {hit["id"] for hit in doc["hits"]} == SEED_IDS
-    assert all("<mark>" in " ".join(hit["snippets"]) for hit in doc["hits"])
+    # The two seeds report one event: collapsed into one hit whose story lists the other.
+    assert len(doc["hits"]) == 1 and doc["total_stories"] == 1
+    hit = doc["hits"][0]
+    assert {hit["id"], *hit["story"]["others"]} == SEED_IDS
+    assert "<mark>Sadr</mark>" in " ".join(hit["snippets"])
+    apart = server.get(search_path(q="Sadr", collapse="false")).json()
+    assert {h["id"] for h in apart["hits"]} == SEED_IDS
+    assert all("<mark>" in " ".join(h["snippets"]) for h in apart["hits"])
 
     assert_problem(server.get("/api/nope"), 404, "not_found")
     assert_problem(server.get("/api/reindex"), 405)  # wrong method under /api/
