@@ -38,6 +38,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.json.sort_keys = False
+    # /api//search must be a 404 problem, not werkzeug's HTML redirect to /api/search.
+    app.url_map.merge_slashes = False
     app.json.ensure_ascii = False
     app.extensions["searchsvc"] = Engine(app.config["INDEX"], app.config["MAX_TERMS"])
 
@@ -91,6 +93,11 @@ def limit_request() -> None:
     if request.content_length is not None and request.content_length > limit:
         raise ServiceError(f"request bodies are limited to {limit:,} bytes", status=413,
                            code="payload_too_large")
+    try:
+        request.args  # noqa: B018 - parse now, so bad bytes are a 400 here, not a 500 later
+    except UnicodeDecodeError:
+        raise ServiceError("the query string is not valid UTF-8", status=400,
+                           code="invalid_parameter") from None
     if len(request.query_string) > MAX_QUERY_STRING:
         raise ServiceError(f"the query string is longer than {MAX_QUERY_STRING:,} bytes",
                            status=414, code="uri_too_long")

@@ -369,6 +369,12 @@ def iter_files(source: Path) -> Iterator[tuple[Path, Path] | Problem]:
             if name.startswith(".") or not is_article_file(name):
                 continue
             path = here / name
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                yield Problem(str(path).encode("utf-8", "replace").decode("utf-8"),
+                              "file name is not valid UTF-8 (an id must be text)")
+                continue
             if path.is_symlink():
                 target = path.resolve()
                 if not target.is_relative_to(real_root):

@@ -123,7 +123,7 @@ def openapi_document() -> dict:
         _param("interval", {"enum": list(INTERVALS)}, "Date histogram interval."),
         _param("collapse", {"type": "boolean"}, "Collapse articles of the same story."),
         _param("recency", {"type": "string", "pattern": "^[0-9]{1,5}[dwmy]$"},
-               "Half-life blending recency into relevance, e.g. 30d."),
+               "Half-life blending recency into relevance, e.g. 30d (0d: off)."),
         _param("facet_size", {"type": "integer", "minimum": 1, "maximum": 1000},
                "Values returned per facet (default 20; selected values always included)."),
     ]

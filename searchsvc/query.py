@@ -125,11 +125,12 @@ def _bool(args: Mapping, name: str, default: bool) -> bool:
     raise InvalidParameter(f"{name} must be true or false")
 
 
-def parse_half_life(raw: str) -> float:
+def parse_half_life(raw: str) -> float | None:
+    """Days of a half-life such as ``7d``; a zero half-life (``0d``) means no recency."""
     m = _HALF_LIFE.fullmatch(raw.strip().lower())
-    if not m or int(m.group(1)) == 0:
+    if not m:
         raise InvalidParameter("recency must be a half-life such as 7d, 4w, 6m or 1y")
-    return int(m.group(1)) * _UNIT_DAYS[m.group(2)]
+    return int(m.group(1)) * _UNIT_DAYS[m.group(2)] or None
 
 
 def parse_search_args(args: Mapping, max_query_chars: int = 2000) -> SearchQuery:
@@ -140,6 +141,10 @@ def parse_search_args(args: Mapping, max_query_chars: int = 2000) -> SearchQuery
                                code="query_too_long")
     if "\x00" in q:
         raise InvalidParameter("q must not contain NUL characters")
+    try:
+        q.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. undecodable bytes from a terminal
+        raise InvalidParameter("q is not valid text (invalid UTF-8 or lone surrogates)") from None
     date_from, date_to = _date(args, "from"), _date(args, "to")
     if date_from and date_to and date_from > date_to:
         raise InvalidParameter("from must not be after to")

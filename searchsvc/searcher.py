@@ -42,6 +42,7 @@ TITLE_BOOST = 2.0
 K1 = 1.2
 B = 0.75
 POSTINGS_CACHE = 4096
+MAX_EDIT_DISTANCE = 2
 QUERYABLE = {"title", "body", "date", "id", *FACET_FIELDS}
 _SYNTAX = re.compile(r"[^\w\s]+")
 _QUESTION = re.compile(r"(?<=\w)\?+(?=\s|$)")
@@ -221,6 +222,8 @@ class IndexView:
         for leaf in q.leaves():
             if getattr(leaf, "fieldname", None) not in (None, *QUERYABLE):
                 return None
+            if isinstance(leaf, wq.Phrase) and leaf.fieldname not in TEXT_FIELDS:
+                return None  # date:"x" has no positions to match
         return q
 
     def expand(self, q: wq.MultiTerm) -> list[str]:
@@ -229,8 +232,12 @@ class IndexView:
         Asked per segment: a segment reader walks its term list with a Levenshtein automaton,
         while Whoosh's multi-segment reader compares the word with every term in the field.
         """
-        if isinstance(q, wq.FuzzyTerm) and q.prefixlength < 1:
-            q.prefixlength = 1  # a typo in the first letter is rare; scanning every term is slow
+        if isinstance(q, wq.FuzzyTerm):
+            # A typo in the first letter is rare and scanning every term is slow; a prefix
+            # longer than the word breaks Whoosh's automaton; distances over 2 take minutes
+            # to compile and match half the vocabulary anyway.
+            q.prefixlength = min(max(q.prefixlength, 1), len(q.text))
+            q.maxdist = min(q.maxdist, MAX_EDIT_DISTANCE)
         key = repr(q)
         cached = self._expansions.get(key)
         if cached is None:
@@ -300,8 +307,11 @@ class IndexView:
         id_parts: list[np.ndarray] = []
         tf_parts: list[np.ndarray] = []
         for segment, base in self.reader.leaf_readers():
-            if (fieldname, text) not in segment:
-                continue
+            try:
+                if (fieldname, text) not in segment:
+                    continue
+            except Exception:  # a value the field cannot hold (date:"x") matches nothing
+                break
             m = segment.postings(fieldname, text)
             if isinstance(m, W3LeafMatcher):
                 while m.is_active():
