@@ -116,6 +116,7 @@ class IndexView:
         self.build_info = read_build_info(generation)
         self._postings_cache: dict = {}
         self._expansions: dict = {}
+        self._lexicons: dict[str, list[str]] = {}
         self._load_columns()
         self.lengths = {f: self._field_lengths(f) for f in TEXT_FIELDS}
         self.avg_length = {f: self.searcher.avg_field_length(f) or 1.0 for f in TEXT_FIELDS}
@@ -240,6 +241,19 @@ class IndexView:
             q.maxdist = min(q.maxdist, MAX_EDIT_DISTANCE)
         key = repr(q)
         cached = self._expansions.get(key)
+        if cached is None and type(q) in (wq.FuzzyTerm, wq.Prefix) and q.fieldname in TEXT_FIELDS:
+            # Walk the automaton (or bisect the prefix) over the field's terms held in memory:
+            # Whoosh's on-disk term cursor seeks through its hash table once per step.
+            terms = self.lexicon(q.fieldname)
+            if isinstance(q, wq.Prefix):
+                lo = bisect.bisect_left(terms, q.text)
+                hi = bisect.bisect_left(terms, q.text + "\uffff")
+                found_terms = terms[lo:hi]
+            else:
+                dfa = Automata.levenshtein_dfa(q.text, q.maxdist, q.prefixlength)
+                found_terms = list(itertools.islice(
+                    Automata.find_matches(dfa, _ListCursor(terms)), self.max_terms + 1))
+            cached = self._expansions[key] = found_terms[: self.max_terms + 1]
         if cached is None:
             found: set[str] = set()
             for segment, _base in self.reader.leaf_readers():
@@ -252,6 +266,15 @@ class IndexView:
                 self._expansions.clear()
             self._expansions[key] = cached
         return cached
+
+    def lexicon(self, fieldname: str) -> list[str]:
+        """Every term of a text field, sorted (read once per view, on first use)."""
+        terms = self._lexicons.get(fieldname)
+        if terms is None:
+            terms = self._lexicons[fieldname] = [
+                t.decode("utf-8") if isinstance(t, bytes) else t
+                for t in self.reader.lexicon(fieldname)]
+        return terms
 
     def _check_expansion(self, q: wq.Query) -> None:
         budget = self.max_terms
