@@ -424,8 +424,14 @@ def _write_slice(gen_dir: str, start: int, step: int, max_bytes: int, counter, r
         segment = writer._finalize_segment()
         results.put(("ok", _Built(writer.vocabulary, problems, writer.docnum, doc_terms, segment)))
     except BaseException as exc:  # reported to the parent, which fails the build
-        results.put(("error", f"{type(exc).__name__}: {exc}"))
-        raise
+        if isinstance(exc, OSError):
+            reason = f"build failed, index unchanged: {_describe_os_error(exc)}"
+        else:
+            reason = f"an indexing worker failed: {type(exc).__name__}: {exc}"
+        results.put(("error", reason))
+        results.close()
+        results.join_thread()
+        os._exit(1)  # the parent reports it; no worker traceback on the terminal
 
 
 def _write_parallel(gen_dir: Path, work: list, procs: int, max_bytes: int,
@@ -455,7 +461,7 @@ def _write_parallel(gen_dir: Path, work: list, procs: int, max_bytes: int,
                     raise BuildError("an indexing worker died") from None
                 continue
             if status != "ok":
-                raise BuildError(f"an indexing worker failed: {payload}")
+                raise BuildError(payload)
             done += 1
             if payload.documents:
                 segments.append(payload.segment)
