@@ -300,8 +300,10 @@ def article_from_json(obj: object, path: str, line: int) -> Article:
         path=f"{path}:{line}",
         derive_places="places" not in obj,
     )
-    try:
-        article.content_hash  # noqa: B018 - every text field must be encodable
+    try:  # every text field must be encodable (JSON allows lone surrogates)
+        "".join([article.id, article.title, article.body, article.url or "",
+                 article.source or "", *article.topics, *article.places, *article.people,
+                 *article.orgs]).encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("text contains an invalid \\u escape (a lone surrogate)") from None
     return article
