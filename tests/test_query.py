@@ -185,7 +185,7 @@ def test_recency_half_life_is_read_in_days(value, days):
     assert sq.echo()["recency"] == value.lower()
 
 
-@pytest.mark.parametrize("value", ["abc", "7", "d7", "0d", "7 days", "-7d", "1.5y"])
+@pytest.mark.parametrize("value", ["abc", "7", "d7", "7 days", "-7d", "1.5y"])
 def test_recency_that_is_not_a_half_life_is_a_400(value):
     assert "recency" in bad({"q": "oil", "recency": value}).detail
 
@@ -223,3 +223,7 @@ def test_query_longer_than_the_limit_is_a_400_query_too_long():
 
 def test_nul_character_in_query_is_a_400():
     bad({"q": "oil\x00prices"})
+
+
+def test_a_zero_half_life_turns_recency_off():
+    assert parse_search_args({"q": "oil", "recency": "0d"}).recency_days is None
