@@ -786,7 +786,10 @@ def test_screenshots_reuters(browser, reuters_index, tmp_path):
                 page.goto("/")
                 search_box(page).press_sequentially("cocoa", delay=20)
                 wait_for_query(page, "cocoa")
-                search_box(page).press("Escape")  # close the suggestions
+                # Escape closes the suggestions; with none open, a search input's native
+                # Escape would clear the box, so wait for them first.
+                expect(page.get_by_role("listbox")).to_be_visible()
+                search_box(page).press("Escape")
                 expect(page.get_by_role("listbox")).to_be_hidden()
                 expect(page.locator("#histogram a.bar").first).to_be_visible()
                 page.screenshot(path=str(SCREENSHOTS / f"reuters-search-{name}.png"),
