@@ -69,12 +69,31 @@ def make_client(index_dir: Path, **config):
     return app.test_client()
 
 
+def close_client(test_client) -> None:
+    """Close the searchers the client's app opened, so no file is left to the GC."""
+    test_client.application.extensions["searchsvc"].close()
+
+
+@pytest.fixture
+def app_for():
+    """``make_client(index_dir, **config)`` whose searchers are closed after the test."""
+    made = []
+
+    def _app_for(index_dir: Path, **config):
+        made.append(make_client(index_dir, **config))
+        return made[-1]
+
+    yield _app_for
+    for test_client in made:
+        close_client(test_client)
+
+
 @pytest.fixture
 def client(seed_index):
     """Flask test client over the seed index (its searcher closed afterwards)."""
     test_client = make_client(seed_index)
     yield test_client
-    test_client.application.extensions["searchsvc"].close()
+    close_client(test_client)
 
 
 @pytest.fixture(scope="session")

@@ -8,19 +8,16 @@ with ``make_index`` and serve it with ``make_client``.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import re
 from collections import Counter
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import SEEDS, make_client
+from conftest import SEEDS, close_client, make_client
 
 import searchsvc.search
-from searchsvc.errors import IndexUnavailable
 
 SADR_1 = "000_4db8953d65d6e437"
 SADR_2 = "003_3064415bd491f055"
@@ -67,26 +64,6 @@ def seed_words() -> set[str]:
     for path in SEEDS.glob("*.txt"):
         words |= set(re.findall(r"[a-z]+", path.read_text(encoding="utf-8").lower()))
     return words
-
-
-def close(client) -> None:
-    """Close the index the app opened (in this thread), so no file is left to the GC."""
-    with contextlib.suppress(IndexUnavailable):
-        client.application.extensions["searchsvc"].view().close()
-
-
-@pytest.fixture
-def app_for():
-    """``make_client`` whose index is closed after the test."""
-    made = []
-
-    def _app_for(index_dir: Path, **config):
-        made.append(make_client(index_dir, **config))
-        return made[-1]
-
-    yield _app_for
-    for client in made:
-        close(client)
 
 
 @pytest.fixture
@@ -666,7 +643,7 @@ def test_openapi_document_describes_every_endpoint(client):
 def reuters_client(reuters_index):
     client = make_client(reuters_index)
     yield client
-    close(client)
+    close_client(client)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ the source folders) is trusted.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import inspect
 import logging
@@ -17,10 +16,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import make_client, write_jsonl
+from conftest import write_jsonl
 
 import searchsvc.api
-from searchsvc.errors import IndexUnavailable
 
 PROBLEM_MIME = "application/problem+json"
 SCRIPT = "<script>alert('xss')</script>"
@@ -48,11 +46,6 @@ def hostile_records() -> list[dict]:
     ]
 
 
-def close(client) -> None:
-    with contextlib.suppress(IndexUnavailable):
-        client.application.extensions["searchsvc"].view().close()
-
-
 @pytest.fixture(scope="module")
 def hostile_index(tmp_path_factory) -> Path:
     from searchsvc.indexer import build
@@ -64,17 +57,9 @@ def hostile_index(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def clients(hostile_index):
+def clients(hostile_index, app_for):
     """``clients(**config)``: test clients over the hostile index, closed afterwards."""
-    made = []
-
-    def _make(**config):
-        made.append(make_client(hostile_index, **config))
-        return made[-1]
-
-    yield _make
-    for client in made:
-        close(client)
+    return lambda **config: app_for(hostile_index, **config)
 
 
 @pytest.fixture
