@@ -333,9 +333,14 @@ def _render_index(data: dict) -> list[str]:
                           if s.get("size_mb_1x") else "–")])
         out.append(_table(["engine", "1x wall s", "5x wall s", "cost ratio (wall)",
                            "cost ratio (CPU)", "peak PSS MB", "index MB"], rows))
-    out += ["", f"_Phase took {_fmt(index.get('seconds'), 0)} s; load average at its end "
-            f"{(index.get('machine') or {}).get('loadavg')}._", ""]
+    out += _phase_footer(index)
     return out
+
+
+def _phase_footer(phase: dict) -> list[str]:
+    """How long a phase took and how loaded the machine was when it ended."""
+    return ["", f"_Phase took {_fmt(phase.get('seconds'), 0)} s; load average at its end "
+            f"{(phase.get('machine') or {}).get('loadavg')}._", ""]
 
 
 def _render_query(data: dict) -> list[str]:
@@ -436,8 +441,7 @@ def _render_query(data: dict) -> list[str]:
                 f"slowest first runs (`{query.get('slowest_kind')}`; slowest by median of runs: "
                 f"`{query.get('slowest_kind_by_p50')}`), one pass on a freshly opened searcher "
                 "(empty caches):", "", "```", query["profile"], "```"]
-    out += ["", f"_Phase took {_fmt(query.get('seconds'), 0)} s; load average at its end "
-            f"{(query.get('machine') or {}).get('loadavg')}._", ""]
+    out += _phase_footer(query)
     return out
 
 
@@ -479,8 +483,7 @@ def _render_http(data: dict) -> list[str]:
             "(2.00 = both cores); below 2 at 8 or more clients means the server was waiting for "
             "the CPU (the load generator, other work on the machine), not for requests. "
             "*server CPU ms/req* × req/s = server cores."]
-    out += ["", f"_Phase took {_fmt(http.get('seconds'), 0)} s; load average at its end "
-            f"{(http.get('machine') or {}).get('loadavg')}._", ""]
+    out += _phase_footer(http)
     return out
 
 

@@ -175,12 +175,11 @@ def bucket_label(bucket: dict, interval: str) -> str:
 
 
 def axis_label(bucket: dict, interval: str) -> str:
-    """The short label under the histogram's first and last bars."""
+    """The short label under the histogram's first and last bars: a day is spelled out, a
+    month or year is labelled as in the bar's title."""
+    if interval in ("year", "month"):
+        return bucket_label(bucket, interval)
     start = dt.date.fromisoformat(bucket["from"])
-    if interval == "year":
-        return str(start.year)
-    if interval == "month":
-        return f"{_MONTHS[start.month - 1]} {start.year}"
     return f"{start.day} {_MONTHS[start.month - 1]} {start.year}"
 
 
