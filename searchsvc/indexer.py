@@ -26,9 +26,12 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fcntl
+import gc
+import hashlib
 import json
 import multiprocessing
 import os
+import pickle
 import queue
 import shutil
 import time
@@ -39,7 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import W3Codec
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo
+from whoosh.filedb.filetables import _lengths as _KEY_VALUE_LENGTHS
+from whoosh.system import pack_int, pack_long, pack_ushort
+from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
 from searchsvc.articles import (
@@ -53,7 +59,7 @@ from searchsvc.articles import (
     text_id,
 )
 from searchsvc.schema import NewsAnalyzer, analyze, build_schema, decode_meta, document, words
-from searchsvc.stories import DocTerms, cluster
+from searchsvc.stories import DocTerms, TermTable, cluster
 
 CURRENT = "current"
 LOCK = ".lock"
@@ -275,6 +281,7 @@ class _FastSegmentWriter(SegmentWriter):
         self._lengths: dict[str, dict[int, int]] = defaultdict(dict)
         self.vocabulary: Counter = Counter()
         self._single: dict[int, bytes] = {}
+        self._indexed_values: dict[tuple, list] = {}
 
     def add_document(self, **fields):
         perdoc = self.perdocwriter
@@ -315,7 +322,7 @@ class _FastSegmentWriter(SegmentWriter):
                 self._lengths[fieldname][docnum] = length
             elif field.indexed:
                 field_terms = terms[fieldname]
-                for tbytes, freq, weight, vbytes in field.index(value):
+                for tbytes, freq, weight, vbytes in self._index_value(fieldname, field, value):
                     field_terms.setdefault(tbytes, []).append((docnum, weight, vbytes))
                     length += freq
                 if field.scorable:
@@ -332,20 +339,45 @@ class _FastSegmentWriter(SegmentWriter):
         self._added = True
         self.docnum += 1
 
+    def _index_value(self, fieldname: str, field, value) -> list:
+        """``field.index(value)``, remembered for repeated values: dates and facet values
+        repeat across articles, and a DATETIME value alone is eight tiered terms to compute."""
+        if field.unique:  # ids: never repeated
+            return list(field.index(value))
+        key = (fieldname, tuple(value) if isinstance(value, list) else value)
+        found = self._indexed_values.get(key)
+        if found is None:
+            if len(self._indexed_values) > 100_000:
+                self._indexed_values.clear()
+            found = self._indexed_values[key] = list(field.index(value))
+        return found
+
     def _flush_segment(self):
         self.perdocwriter.close()
         fw = self.fieldwriter
+        postfile = fw._postfile
+        offset = postfile.tell()
+        limit = fw._codec._blocklimit
+        rows: list[tuple[bytes, bytes]] = []
         for fieldname in sorted(self._terms):
             field_terms = self._terms[fieldname]
             if not field_terms:
                 continue
-            fw.start_field(fieldname, self.schema[fieldname])
+            fieldobj = self.schema[fieldname]
+            fw.start_field(fieldname, fieldobj)
+            prefix = pack_ushort(fw._fieldid)
             lengths = self._lengths.get(fieldname, {})
+            fixed = fieldobj.format.fixed_value_size()
+            chunks = []
             for term in sorted(field_terms):
-                fw.start_term(term.encode("utf-8") if isinstance(term, str) else term)
-                _fill_blocks(fw._postwriter, field_terms[term], lengths)
-                fw.finish_term()
+                data, info = _encode_postings(field_terms[term], lengths, fixed, limit, offset)
+                chunks.append(data)
+                offset += len(data)
+                rows.append((prefix + (term.encode("utf-8") if isinstance(term, str) else term),
+                             info))
+            postfile.write(b"".join(chunks))
             fw.finish_field()
+        _add_term_rows(fw._tindex, rows)
         fw.close()
         self._terms.clear()
         self._lengths.clear()
@@ -358,35 +390,106 @@ class _Built:
     vocabulary: Counter = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
     documents: int = 0
-    doc_terms: list[DocTerms] = field(default_factory=list)
+    doc_terms: TermTable = field(default_factory=TermTable)
     segment: object = None
 
     def add(self, other: _Built) -> None:
         self.vocabulary.update(other.vocabulary)
         self.problems.extend(other.problems)
         self.documents += other.documents
-        self.doc_terms.extend(other.doc_terms)
+        self.doc_terms.merge(other.doc_terms)
 
 
-def _fill_blocks(pw, postings: list[tuple[int, float, bytes]], lengths: dict[int, int]) -> None:
-    """Hand a term's postings to Whoosh's W3 postings writer a block at a time.
+def _encode_postings(postings: list[tuple[int, float, bytes]], lengths: dict[int, int],
+                     fixed: int | None, limit: int, offset: int) -> tuple[bytes, bytes]:
+    """One term's postings in Whoosh's W3 format: (its bytes in the postings file, its terminfo).
 
-    Equivalent to ``add_posting`` per posting (same block contents and statistics), without
-    its per-posting Python call, type assertions and bookkeeping.
+    The same blocks and statistics as ``W3PostingsWriter`` fed one ``add_posting`` at a time
+    and ``W3TermInfo.to_bytes`` (uncompressed blocks), without a Python call, type assertion
+    and file write per posting: at ~50,000 terms per worker those were a third of a build.
     """
-    limit = pw._blocklimit
-    for start in range(0, len(postings), limit):
-        if start:
-            pw._write_block()
+    count = len(postings)
+    if count == 1:  # most terms: the general loop below, specialised
+        docnum, weight, value = postings[0]
+        length = lengths.get(docnum, 0)
+        packed = array("f", (weight,))[0]
+        if fixed is None or fixed < 0:
+            mini_values = (value,) if value else ()
+        else:
+            mini_values = None if fixed == 0 else value
+        data = pickle.dumps(((docnum,), None if packed == 1.0 else packed, mini_values), 2)
+        info = pickle.dumps((1, docnum, weight, 0, length_to_byte(length or None),
+                             length_to_byte(length)), 2)
+        body = b"".join((WHOOSH3_HEADER_MAGIC, pack_int(-len(info) - len(data)), info, data))
+        terminfo = W3TermInfo._struct.pack(
+            0, packed, 1, length_to_byte(length) if length else 0, length_to_byte(length),
+            max(0.0, weight), docnum, docnum) + pack_long(offset) + pack_int(len(body))
+        return body, terminfo
+    parts = [WHOOSH3_HEADER_MAGIC]
+    total_weight = 0.0
+    min_length: int | None = None
+    max_length = 0
+    max_weight = 0.0
+    for start in range(0, count, limit):
         ids, weights, values = zip(*postings[start:start + limit], strict=True)
-        pw._ids = array("I", ids)
-        pw._weights = array("f", weights)
-        pw._values = [v for v in values if v]
-        pw._maxweight = max(weights)
+        packed = array("f", weights)  # Whoosh keeps weights as float32
+        total_weight += sum(packed)
+        block_max = max(weights)
+        max_weight = max(max_weight, block_max)
         block_lengths = [lengths.get(d, 0) for d in ids]
         present = [n for n in block_lengths if n]
-        pw._minlength = min(present) if present else None
-        pw._maxlength = max(block_lengths)
+        block_min = min(present) if present else None
+        if block_min is not None:
+            min_length = block_min if min_length is None else min(min_length, block_min)
+        max_length = max(max_length, max(block_lengths))
+        if packed.count(1.0) == len(packed):
+            mini_weights = None
+        elif packed.count(packed[0]) == len(packed):
+            mini_weights = packed[0]
+        else:
+            mini_weights = tuple(packed)
+        if fixed is None or fixed < 0:
+            mini_values = tuple(v for v in values if v)
+        elif fixed == 0:
+            mini_values = None
+        else:
+            mini_values = b"".join(values)
+        deltas = tuple(b - a for a, b in zip((0,) + ids[:-1], ids, strict=True))
+        data = pickle.dumps((deltas, mini_weights, mini_values), 2)
+        info = pickle.dumps((len(ids), ids[-1], block_max, 0, length_to_byte(block_min),
+                             length_to_byte(max(block_lengths))), 2)
+        size = len(info) + len(data)
+        parts += [pack_int(-size if start + limit >= count else size), info, data]
+    body = b"".join(parts)
+    terminfo = W3TermInfo._struct.pack(
+        0, total_weight, count, 0 if min_length is None else length_to_byte(min_length),
+        length_to_byte(max_length), max_weight, postings[0][0], postings[-1][0],
+    ) + pack_long(offset) + pack_int(len(body))
+    return body, terminfo
+
+
+def _add_term_rows(tindex, rows: list[tuple[bytes, bytes]]) -> None:
+    """``OrderedHashWriter.add`` for every (key, terminfo) row, keys in order, in one write."""
+    if tindex.hashtype != 0:  # not the MD5 hash this shortcut computes
+        for key, value in rows:
+            tindex.add(key, value)
+        return
+    dbfile = tindex.dbfile
+    pos = dbfile.tell()
+    buckets = tindex.buckets
+    index = tindex.index
+    records = []
+    for key, value in rows:
+        index.append(pos)
+        record = _KEY_VALUE_LENGTHS.pack(len(key), len(value)) + key + value
+        records.append(record)
+        # filetables.md5_hash: the low 32 bits of the key's MD5
+        h = int.from_bytes(hashlib.md5(key).digest()[12:], "big")
+        buckets[h & 255].append((h, pos))
+        pos += len(record)
+    dbfile.write(b"".join(records))
+    if rows:
+        tindex.lastkey = rows[-1][0]
 
 
 # Work for the forked workers: set just before fork, inherited copy-on-write.
@@ -404,18 +507,21 @@ def _load(item: Article | tuple[Path, str], max_bytes: int) -> Iterator[Article 
 def _write_slice(gen_dir: str, start: int, step: int, max_bytes: int, counter, results,
                  parent: int) -> None:
     _detach_from_parent(parent)
+    # A worker allocates millions of small tuples and frees none until it exits: the cyclic
+    # collector would rescan them over and over, and finding no garbage.
+    gc.disable()
     try:
         ix = whoosh_index.open_dir(gen_dir)
         writer = _FastSegmentWriter(ix)
         problems: list[Problem] = []
-        doc_terms: list[DocTerms] = []
+        doc_terms = TermTable()
         for n, item in enumerate(_WORK[start::step], start=1):
             for got in _load(item, max_bytes):
                 if isinstance(got, Problem):
                     problems.append(got)
                 else:
                     writer.add_document(**document(got))
-                    doc_terms.append(DocTerms(got.id, _ordinal(got), writer.last_tf))
+                    doc_terms.add(got.id, _ordinal(got), writer.last_tf)
             if n % 200 == 0:
                 with counter.get_lock():
                     counter.value += 200
@@ -423,6 +529,9 @@ def _write_slice(gen_dir: str, start: int, step: int, max_bytes: int, counter, r
         # object to the parent, which lists every worker's segment in one table of contents.
         segment = writer._finalize_segment()
         results.put(("ok", _Built(writer.vocabulary, problems, writer.docnum, doc_terms, segment)))
+        results.close()
+        results.join_thread()
+        os._exit(0)  # the result is sent; freeing the posting pool object by object is waste
     except BaseException as exc:  # reported to the parent, which fails the build
         if isinstance(exc, OSError):
             reason = f"build failed, index unchanged: {_describe_os_error(exc)}"
@@ -509,8 +618,9 @@ def _write_serial(gen_dir: Path, articles: list[Article], progress: Progress | N
     writer = ix.writer(limitmb=256)
     built = _Built(documents=len(articles))
     try:
-        built.doc_terms = _add_articles(writer, articles, built.vocabulary,
-                                        lambda n: progress and progress("index", n, len(articles)))
+        built.doc_terms = TermTable.of(_add_articles(
+            writer, articles, built.vocabulary,
+            lambda n: progress and progress("index", n, len(articles))))
         writer.commit()
     except BaseException:
         writer.cancel()
@@ -518,7 +628,7 @@ def _write_serial(gen_dir: Path, articles: list[Article], progress: Progress | N
     return built
 
 
-def write_stories(generation: Path, doc_terms: list[DocTerms]) -> None:
+def write_stories(generation: Path, doc_terms: list[DocTerms] | TermTable) -> None:
     (generation / STORIES).write_text(json.dumps(cluster(doc_terms), separators=(",", ":")),
                                       "utf-8")
 

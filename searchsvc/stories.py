@@ -20,6 +20,7 @@ No Whoosh here: the indexer hands in term frequencies it has already computed.
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,51 @@ class DocTerms:
     id: str
     date: int | None  # proleptic ordinal
     tf: Mapping[str, int]
+
+
+class TermTable:
+    """Many documents' term counts as flat arrays: what clustering reads.
+
+    Build workers fill one each as they index (``add``), the parent ``merge``s them: a few
+    arrays and one vocabulary per worker cross the process boundary instead of a dict per
+    article, and clustering starts from arrays instead of walking dicts.
+    """
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.dates = array("q")   # proleptic ordinals; -1: undated
+        self.lens = array("q")    # entries per document
+        self.terms = array("q")   # index into ``vocab`` of each entry
+        self.counts = array("q")
+        self.vocab: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, doc_id: str, date: int | None, tf: Mapping[str, int]) -> None:
+        vocab = self.vocab
+        self.ids.append(doc_id)
+        self.dates.append(-1 if date is None else date)
+        self.lens.append(len(tf))
+        self.terms.extend([vocab.setdefault(t, len(vocab)) for t in tf])
+        self.counts.extend(tf.values())
+
+    def merge(self, other: TermTable) -> None:
+        vocab = self.vocab
+        remap = np.array([vocab.setdefault(t, len(vocab)) for t in other.vocab], dtype=np.int64)
+        self.ids.extend(other.ids)
+        self.dates.extend(other.dates)
+        self.lens.extend(other.lens)
+        self.counts.extend(other.counts)
+        if len(other.terms):
+            self.terms.frombytes(remap[np.frombuffer(other.terms, dtype=np.int64)].tobytes())
+
+    @classmethod
+    def of(cls, docs: Sequence[DocTerms]) -> TermTable:
+        table = cls()
+        for doc in docs:
+            table.add(doc.id, doc.date, doc.tf)
+        return table
 
 
 @dataclass
@@ -62,40 +108,38 @@ class _Matrix:
         return float(np.dot(self.weights[sx][ix], self.weights[sy][iy]))
 
 
-def _term_ids(docs: Sequence[DocTerms]) -> tuple[np.ndarray, int]:
-    words = [t for d in docs for t in d.tf]
-    # Ids in sorted-term order, so ties between equally weighted terms break the same way in
-    # every build (Python's str hash is salted per process).
-    vocab = {t: i for i, t in enumerate(sorted(set(words)))}
-    ids = np.fromiter(map(vocab.__getitem__, words), dtype=np.int64, count=len(words))
-    return ids, len(vocab)
-
-
-def _matrix(docs: Sequence[DocTerms]) -> _Matrix:
-    n = len(docs)
-    lens = np.fromiter((len(d.tf) for d in docs), dtype=np.int64, count=n)
+def _matrix(table: TermTable) -> _Matrix:
+    n = len(table)
+    lens = np.frombuffer(table.lens, dtype=np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lens, out=offsets[1:])
-    terms, n_terms = _term_ids(docs)
-    tf = np.fromiter((c for d in docs for c in d.tf.values()), dtype=np.float64,
-                     count=len(terms))
+    # Term ids in sorted-term order, so ties between equally weighted terms break the same way
+    # in every build (Python's str hash is salted per process, workers meet terms in any order).
+    n_terms = len(table.vocab)
+    rank = np.empty(n_terms, dtype=np.int64)
+    rank[np.fromiter(map(table.vocab.__getitem__, sorted(table.vocab)), dtype=np.int64,
+                     count=n_terms)] = np.arange(n_terms)
+    terms = rank[np.frombuffer(table.terms, dtype=np.int64)]
+    tf = np.frombuffer(table.counts, dtype=np.int64).astype(np.float64)
     doc_of = np.repeat(np.arange(n), lens)
     df = np.bincount(terms, minlength=n_terms)
     idf = np.log((n + 1) / (df + 1)) + 1.0
     w = (1.0 + np.log(np.maximum(tf, 1))) * idf[terms]
     norms = np.sqrt(np.bincount(doc_of, weights=w * w, minlength=n))
     w /= np.where(norms > 0, norms, 1.0)[doc_of]
-    order = np.lexsort((terms, doc_of))
-    terms, w, doc_of = terms[order], w[order], doc_of[order]
+    keys = doc_of * (n_terms + 1) + terms  # unique: a document lists a term once
+    order = np.argsort(keys)
+    keys, terms, w = keys[order], terms[order], w[order]
     # Key terms: each document's heaviest *distinctive* terms (names, places, subjects), so
     # a formulaic item ("Shr 10 cts vs 12 cts, Net …") does not pair with all of its kind.
     # A term in one article only can pair nothing, so it is never a key term.
-    distinctive = (df[terms] >= 2) & (df[terms] <= max(3, int(DISTINCTIVE_DF * n)))
-    by_weight = np.lexsort((-w, ~distinctive, doc_of))
-    rank = np.arange(len(terms)) - offsets[doc_of[by_weight]]
-    chosen = by_weight[(rank < KEY_TERMS) & distinctive[by_weight]]
-    return _Matrix(offsets, terms, w, doc_of[chosen], terms[chosen], n_terms,
-                   doc_of * (n_terms + 1) + terms)
+    dft = df[terms]
+    candidates = np.flatnonzero((dft >= 2) & (dft <= max(3, int(DISTINCTIVE_DF * n))))
+    by_weight = candidates[np.lexsort((-w[candidates], doc_of[candidates]))]
+    docs = doc_of[by_weight]
+    nth = np.arange(len(docs)) - np.searchsorted(docs, docs)  # rank within its document
+    chosen = by_weight[nth < KEY_TERMS]
+    return _Matrix(offsets, terms, w, doc_of[chosen], terms[chosen], n_terms, keys)
 
 
 def _cosines(m: _Matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -119,7 +163,7 @@ def _cosines(m: _Matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def similarity(a: DocTerms, b: DocTerms, background: Sequence[DocTerms] = ()) -> float:
     """Cosine of two articles' TF-IDF vectors (idf from both plus ``background``)."""
-    m = _matrix([a, b, *background])
+    m = _matrix(TermTable.of([a, b, *background]))
     return float(_cosines(m, np.array([0]), np.array([1]))[0])
 
 
@@ -150,16 +194,17 @@ def _candidate_pairs(m: _Matrix, dates: np.ndarray) -> tuple[np.ndarray, np.ndar
     return codes // len(dates), codes % len(dates)
 
 
-def cluster(docs: Sequence[DocTerms]) -> dict[str, str]:
+def cluster(docs: Sequence[DocTerms] | TermTable) -> dict[str, str]:
     """article id → story id, for the articles that share a story with at least one other."""
-    if len(docs) < 2:
+    table = docs if isinstance(docs, TermTable) else TermTable.of(docs)
+    if len(table) < 2:
         return {}
-    m = _matrix(docs)
-    dates = np.fromiter((-1 if doc.date is None else doc.date for doc in docs), dtype=np.int64,
-                        count=len(docs))
+    m = _matrix(table)
+    dates = np.frombuffer(table.dates, dtype=np.int64)
+    ids = table.ids
     a, b = _candidate_pairs(m, dates)
 
-    parent = list(range(len(docs)))
+    parent = list(range(len(ids)))
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -173,7 +218,7 @@ def cluster(docs: Sequence[DocTerms]) -> dict[str, str]:
     # Strongest pairs first; two groups merge only if their leaders (first members) are
     # similar too. Plain single-link chaining grew 100-article "stories" out of daily market
     # reports where each is like the next.
-    leader = list(range(len(docs)))
+    leader = list(range(len(ids)))
     for x, y in zip(a[same].tolist(), b[same].tolist(), strict=True):
         rx, ry = find(x), find(y)
         if rx == ry:
@@ -182,15 +227,15 @@ def cluster(docs: Sequence[DocTerms]) -> dict[str, str]:
         if (lx, ly) != (x, y) and m.pair(lx, ly) < THRESHOLD:
             continue
         parent[ry] = rx
-        leader[rx] = min(lx, ly, key=lambda d: (docs[d].date, docs[d].id))
+        leader[rx] = min(lx, ly, key=lambda d: (dates[d], ids[d]))
     groups: dict[int, list[int]] = defaultdict(list)
-    for d in range(len(docs)):
+    for d in range(len(ids)):
         groups[find(d)].append(d)
     stories: dict[str, str] = {}
     for members in groups.values():
         if len(members) < 2:
             continue
-        first = min(members, key=lambda d: (docs[d].date, docs[d].id))
+        first = min(members, key=lambda d: (dates[d], ids[d]))
         for d in members:
-            stories[docs[d].id] = docs[first].id
+            stories[ids[d]] = ids[first]
     return stories

@@ -9,6 +9,7 @@ resulting index returns. No test asserts on elapsed time; subprocess timeouts on
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -33,6 +34,7 @@ from searchsvc.indexer import (
     build,
     current_generation,
     read_build_info,
+    read_stories,
     read_vocabulary,
 )
 from searchsvc.query import parse_search_args
@@ -435,6 +437,116 @@ def test_a_large_corpus_through_the_parallel_build_and_an_update(big_corpus, tmp
     assert search_ids(index, "parallelchanged") == ["a00010"]
     assert search_ids(index, "brandnewarticle") == ["zz-new"]
     assert search_ids(index, f"marker{BIG - 1}") == [f"a{BIG - 1:05d}"]
+
+
+def add_story_pairs(folder: Path, pairs: int) -> None:
+    """Pairs of articles that retell one event in mostly the same words, on the same day."""
+    rng = random.Random(7)
+    names = ["".join(rng.choice("bcdfgklmnprstvz") + rng.choice("aeiou") for _ in range(4))
+             for _ in range(400)]
+    for p in range(pairs):
+        told = rng.sample(names, 60)
+        retold = told[:45] + rng.sample(names, 15)
+        rng.shuffle(retold)
+        for n, words in enumerate((told, retold)):
+            write_article(folder, f"story{p:02d}-{n}.txt", " ".join(words[:6]).capitalize(),
+                          " ".join(words[6:]), date=f"2019-03-{p + 1:02d}")
+
+
+def scored(index: Path, q: str) -> dict[str, float]:
+    sq = parse_search_args({"q": q, "per_page": "100", "collapse": "false"})
+    return {h.id: h.score for h in core.search(view_of(index), sq).hits}
+
+
+def segments(index: Path) -> int:
+    from whoosh import index as whoosh_index
+
+    with whoosh_index.open_dir(str(current_generation(index))).reader() as reader:
+        return len(reader.leaf_readers())
+
+
+def test_the_parallel_build_indexes_and_groups_exactly_like_one_process(big_corpus, tmp_path):
+    """Workers write their own segments and send term counts back for story clustering; a
+    reader must not be able to tell: the same rankings and the same stories."""
+    src = shutil.copytree(big_corpus, tmp_path / "src")
+    add_story_pairs(src, 8)
+    one, two = tmp_path / "one", tmp_path / "two"
+    build(one, [src], procs=1)
+    build(two, [src], procs=2)
+    assert [segments(one), segments(two)] == [1, 2]
+    stories = read_stories(current_generation(one))
+    assert {stories[f"story{p:02d}-1"] for p in range(8)} == {f"story{p:02d}-0" for p in range(8)}
+    assert read_stories(current_generation(two)) == stories
+    rng = random.Random(3)
+    words = (src / "a00042.txt").read_text().split()[3:] + (src / "story03-0.txt").read_text(
+        ).split()[3:]
+    queries = [" ".join(rng.sample(words, k)) for k in (1, 1, 2, 2, 3) for _ in range(4)]
+    for q in queries + ['"' + " ".join(words[5:7]) + '"', words[0][:3] + "*", "marker7*"]:
+        # Documents are numbered differently (each worker writes every other article), so
+        # equal scores may be listed in another order: compare each article's score.
+        got, want = scored(two, q), scored(one, q)
+        assert got.keys() == want.keys() and got, q
+        assert all(got[i] == pytest.approx(want[i], rel=1e-5) for i in want), q
+    assert read_vocabulary(current_generation(two)) == read_vocabulary(current_generation(one))
+
+
+def test_the_segment_writer_writes_the_postings_whoosh_would(big_corpus, tmp_path):
+    """The build writes segments with its own posting writer; Whoosh's own ``SegmentWriter``
+    given the same documents must produce the same terms, statistics and postings (several
+    posting blocks per common term, positions, facet and date terms included)."""
+    from whoosh import index as whoosh_index
+    from whoosh.codec.whoosh3 import W3Codec
+    from whoosh.writing import SegmentWriter
+
+    from searchsvc.articles import read_jsonl_file, read_text_file
+    from searchsvc.indexer import _FastSegmentWriter
+    from searchsvc.schema import build_schema, document
+
+    lines = [json.dumps({"id": f"j{i}", "date": f"1987-03-{i % 28 + 1:02d}",
+                         "title": f"Shares of maker{i % 7} rose",
+                         # longest first: a term's longest document is not in its last block
+                         "body": "shares rose, and rose " + "again " * ((300 - i) // 9)
+                         + f"in city{i % 5}",
+                         "topics": ["earn"] if i % 2 else ["acq", "earn"],
+                         "places": [f"place{i % 4}"]}) for i in range(300)]
+    jsonl = write_jsonl_lines(tmp_path / "more.jsonl", *lines)
+    articles = [a for a in read_jsonl_file(jsonl, 10**7)]
+    articles += [a for path in sorted(big_corpus.glob("*.txt"))[:400]
+                 for a in read_text_file(path, path.stem, 10**7)]
+    readers = {}
+    for name, make in (("fast", _FastSegmentWriter),
+                       ("whoosh", lambda ix: SegmentWriter(ix, codec=W3Codec(compression=0),
+                                                          compound=False))):
+        folder = tmp_path / name
+        folder.mkdir()
+        ix = whoosh_index.create_in(str(folder), build_schema())
+        writer = make(ix)
+        for article in articles:
+            writer.add_document(**document(article))
+        writer.commit()
+        readers[name] = whoosh_index.open_dir(str(folder)).reader()
+    try:
+        check_same_postings(readers["fast"], readers["whoosh"])
+    finally:
+        for reader in readers.values():
+            reader.close()
+
+
+def check_same_postings(fast, whoosh) -> None:
+    terms = list(whoosh.all_terms())
+    assert list(fast.all_terms()) == terms
+    multi_block = 0
+    for fieldname, text in terms:
+        a, b = fast.term_info(fieldname, text), whoosh.term_info(fieldname, text)
+        stats = ("_weight", "_df", "_minlength", "_maxlength", "_maxweight", "_minid", "_maxid")
+        assert [getattr(a, k) for k in stats] == [getattr(b, k) for k in stats], text
+        ma, mb = fast.postings(fieldname, text), whoosh.postings(fieldname, text)
+        assert list(ma.items_as("weight")) == list(mb.items_as("weight"))
+        if fieldname in ("title", "body"):
+            ma, mb = fast.postings(fieldname, text), whoosh.postings(fieldname, text)
+            assert list(ma.items_as("positions")) == list(mb.items_as("positions"))
+        multi_block += b.doc_frequency() > 128
+    assert multi_block >= 5
 
 
 # -- --strict --------------------------------------------------------------------------------

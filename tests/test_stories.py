@@ -1,0 +1,68 @@
+"""Story clustering (``searchsvc.stories``) on its own: the seeds are one story, unrelated news
+is not, and term counts gathered by separate build workers and merged cluster exactly like
+counts gathered in one process."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from conftest import SEEDS
+
+from searchsvc.articles import read_text_file
+from searchsvc.indexer import _doc_terms
+from searchsvc.stories import DocTerms, TermTable, cluster, similarity
+
+
+def seed_terms() -> list[DocTerms]:
+    articles = [a for path in sorted(SEEDS.glob("*.txt"))
+                for a in read_text_file(path, path.stem, 10**7)]
+    return [_doc_terms(a.id, a.date, a.title, a.body) for a in articles]
+
+
+def counts_of(table: TermTable) -> dict[str, dict[str, int]]:
+    """Each document's term → count, read back from the table's flat arrays."""
+    words = list(table.vocab)  # ids are insertion order
+    assert [table.vocab[w] for w in words] == list(range(len(words)))
+    out, at = {}, 0
+    for doc_id, n in zip(table.ids, table.lens, strict=True):
+        out[doc_id] = {words[t]: c for t, c in zip(table.terms[at:at + n],
+                                                    table.counts[at:at + n], strict=True)}
+        at += n
+    return out
+
+
+def unrelated(n: int, seed: int = 5) -> list[DocTerms]:
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(5000)]
+    return [DocTerms(f"u{i}", 737000 + i % 3, {w: rng.randint(1, 3) for w in rng.sample(vocab, 80)})
+            for i in range(n)]
+
+
+def test_the_two_seed_write_ups_are_one_story():
+    a, b = seed_terms()
+    assert similarity(a, b) >= 0.30
+    assert cluster([a, b]) == {a.id: a.id, b.id: a.id}
+
+
+def test_articles_dated_far_apart_are_not_one_story():
+    a, b = seed_terms()
+    late = DocTerms(b.id, b.date + 30, b.tf)
+    assert cluster([a, late]) == {}
+
+
+def test_unrelated_articles_form_no_story():
+    assert cluster(unrelated(300)) == {}
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_tables_merged_from_workers_hold_the_same_counts_and_stories(parts):
+    docs = unrelated(200) + seed_terms() + unrelated(50, seed=9)
+    merged = TermTable()
+    shares = [docs[i::parts] for i in range(parts)]
+    for share in shares:  # each worker numbers the terms it meets itself
+        merged.merge(TermTable.of(share))
+    in_order = [d for share in shares for d in share]
+    assert counts_of(merged) == {d.id: dict(d.tf) for d in in_order}
+    seeds = [d.id for d in seed_terms()]
+    assert cluster(merged) == cluster(in_order) == {seeds[0]: seeds[0], seeds[1]: seeds[0]}
