@@ -39,6 +39,8 @@ from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import sub
 from pathlib import Path
 
 from whoosh import index as whoosh_index
@@ -289,7 +291,7 @@ class _FastSegmentWriter(SegmentWriter):
         docnum = self.docnum
         terms = self._terms
         doc_words: set[str] = set()
-        doc_tf: dict[str, int] = {}
+        analysed: list[dict[str, list[int]]] = []
         perdoc.start_doc(docnum)
         for fieldname in sorted(fields):
             value = fields[fieldname]
@@ -299,6 +301,7 @@ class _FastSegmentWriter(SegmentWriter):
             length = 0
             if field.indexed and isinstance(field.analyzer, NewsAnalyzer):
                 poses, found = analyze(value)
+                analysed.append(poses)
                 doc_words |= found
                 encode = field.format.encode
                 single = self._single
@@ -318,7 +321,6 @@ class _FastSegmentWriter(SegmentWriter):
                     else:
                         found_list.append(posting)
                     length += freq
-                    doc_tf[term] = doc_tf.get(term, 0) + freq
                 self._lengths[fieldname][docnum] = length
             elif field.indexed:
                 field_terms = terms[fieldname]
@@ -335,6 +337,11 @@ class _FastSegmentWriter(SegmentWriter):
                                         field.to_column_value(value))
         perdoc.finish_doc()
         self.vocabulary.update(doc_words)
+        # Term frequencies over all text fields, for story clustering.
+        doc_tf = {term: len(p) for term, p in analysed[0].items()} if analysed else {}
+        for poses in analysed[1:]:
+            for term, p in poses.items():
+                doc_tf[term] = doc_tf.get(term, 0) + len(p)
         self.last_tf = doc_tf
         self._added = True
         self.docnum += 1
@@ -379,8 +386,8 @@ class _FastSegmentWriter(SegmentWriter):
             fw.finish_field()
         _add_term_rows(fw._tindex, rows)
         fw.close()
-        self._terms.clear()
-        self._lengths.clear()
+        # The posting pool is not cleared: this writer's worker exits next, and freeing
+        # millions of tuples one by one took longer than writing them.
 
 
 @dataclass
@@ -436,8 +443,8 @@ def _encode_postings(postings: list[tuple[int, float, bytes]], lengths: dict[int
         total_weight += sum(packed)
         block_max = max(weights)
         max_weight = max(max_weight, block_max)
-        block_lengths = [lengths.get(d, 0) for d in ids]
-        present = [n for n in block_lengths if n]
+        block_lengths = list(map(lengths.get, ids, repeat(0)))
+        present = list(filter(None, block_lengths))
         block_min = min(present) if present else None
         if block_min is not None:
             min_length = block_min if min_length is None else min(min_length, block_min)
@@ -449,12 +456,12 @@ def _encode_postings(postings: list[tuple[int, float, bytes]], lengths: dict[int
         else:
             mini_weights = tuple(packed)
         if fixed is None or fixed < 0:
-            mini_values = tuple(v for v in values if v)
+            mini_values = tuple(filter(None, values))
         elif fixed == 0:
             mini_values = None
         else:
             mini_values = b"".join(values)
-        deltas = tuple(b - a for a, b in zip((0,) + ids[:-1], ids, strict=True))
+        deltas = tuple(map(sub, ids, (0,) + ids[:-1]))
         data = pickle.dumps((deltas, mini_weights, mini_values), 2)
         info = pickle.dumps((len(ids), ids[-1], block_max, 0, length_to_byte(block_min),
                              length_to_byte(max(block_lengths))), 2)

@@ -51,32 +51,28 @@ def is_stop(word: str) -> bool:
     return len(word) < 2 or word in STOP_WORDS
 
 
+def _kept_words(text: str) -> list[str]:
+    """The lower-cased words of ``text`` without stop words and one-letter words."""
+    return [w for w in TOKEN_PATTERN.findall(text.lower()) if w not in STOP_WORDS and len(w) > 1]
+
+
 def index_terms(text: str) -> dict[str, list[int]]:
     """term → positions of the stemmed, stop-filtered words of ``text`` (the index-time path).
     Positions count the kept words, as Whoosh's StopFilter renumbers them."""
     poses: dict[str, list[int]] = defaultdict(list)
-    pos = 0
-    for word in TOKEN_PATTERN.findall(text.lower()):
-        if len(word) < 2 or word in STOP_WORDS:
-            continue
-        poses[stem(word)].append(pos)
-        pos += 1
+    for pos, term in enumerate(map(stem, _kept_words(text))):
+        poses[term].append(pos)
     return poses
 
 
 def analyze(text: str) -> tuple[dict[str, list[int]], set[str]]:
     """One pass over ``text``: stemmed term → positions (what the index holds) and the distinct
     unstemmed words (what the spelling vocabulary holds)."""
+    kept = _kept_words(text)
     poses: dict[str, list[int]] = defaultdict(list)
-    seen: set[str] = set()
-    pos = 0
-    for word in TOKEN_PATTERN.findall(text.lower()):
-        if len(word) < 2 or word in STOP_WORDS:
-            continue
-        poses[stem(word)].append(pos)
-        seen.add(word)
-        pos += 1
-    return poses, {w for w in seen if w.isalpha()}
+    for pos, term in enumerate(map(stem, kept)):
+        poses[term].append(pos)
+    return poses, {w for w in set(kept) if w.isalpha()}
 
 
 def words(text: str) -> set[str]:
