@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bench.common import FACETS
+from searchsvc.searcher import TITLE_BOOST  # every engine weighs the title as searchsvc does
 
-TITLE_BOOST = 2.0
 TOP = 10
 FACET_SIZE = 20
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
@@ -121,10 +121,11 @@ def build_searchsvc(index_dir: Path, sources: list[Path], procs: int = 2) -> int
 class SearchsvcEngine:
     name = "searchsvc"
 
-    def __init__(self, index_dir: Path):
+    def __init__(self, index_dir: Path, title_weight: float = TITLE_BOOST):
         from searchsvc.searcher import Engine
 
-        self.engine = Engine(index_dir)
+        self.title_weight = title_weight
+        self.engine = Engine(index_dir, title_weight=title_weight)
         self.engine.view()
 
     def search(self, params: dict) -> dict:
@@ -193,9 +194,10 @@ def build_tantivy(index_dir: Path, articles: list, threads: int = 2,
 class TantivyEngine:
     name = "tantivy"
 
-    def __init__(self, index_dir: Path):
+    def __init__(self, index_dir: Path, title_weight: float = TITLE_BOOST):
         import tantivy
 
+        self.title_weight = title_weight
         self.t = tantivy
         self.index = tantivy.Index.open(str(index_dir))
         self.index.reload()
@@ -211,7 +213,7 @@ class TantivyEngine:
         t = self.t
         title = make("title")
         body = make("body")
-        parts = [(t.Occur.Should, t.Query.boost_query(title, TITLE_BOOST)),
+        parts = [(t.Occur.Should, t.Query.boost_query(title, self.title_weight)),
                  (t.Occur.Should, body)]
         return t.Query.boolean_query(parts)
 
@@ -350,7 +352,8 @@ def _fts_string(text: str) -> str:
 class Fts5Engine:
     name = "fts5"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, title_weight: float = TITLE_BOOST):
+        self.title_weight = title_weight
         self.con = sqlite3.connect(path, check_same_thread=False)
         self.con.execute("CREATE TEMP TABLE m (docid INTEGER PRIMARY KEY)")
         self.con.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, docs, 'row')")
@@ -416,7 +419,8 @@ class Fts5Engine:
             top = con.execute(
                 f"SELECT docs.rowid FROM docs CROSS JOIN meta ON meta.rowid = docs.rowid "
                 f"WHERE docs MATCH ? AND {where} "
-                f"ORDER BY bm25(docs, {TITLE_BOOST}, 1.0) LIMIT {TOP}", [match, *args]).fetchall()
+                f"ORDER BY bm25(docs, {self.title_weight}, 1.0) LIMIT {TOP}",
+                [match, *args]).fetchall()
         else:
             top = con.execute(f"SELECT meta.rowid FROM meta WHERE {where} "
                               f"ORDER BY meta.date IS NULL, meta.date DESC LIMIT {TOP}",
@@ -451,7 +455,7 @@ class Fts5Engine:
             return []
         rows = self.con.execute(
             f"SELECT meta.id FROM docs JOIN meta ON meta.rowid = docs.rowid "
-            f"WHERE docs MATCH ? ORDER BY bm25(docs, {TITLE_BOOST}, 1.0) LIMIT ?",
+            f"WHERE docs MATCH ? ORDER BY bm25(docs, {self.title_weight}, 1.0) LIMIT ?",
             (match, k)).fetchall()
         return [r[0] for r in rows]
 
@@ -479,10 +483,10 @@ def build_engine(engine: str, out: Path, sources: list[Path]) -> int:
     raise ValueError(f"unknown engine {engine}")
 
 
-def open_engine(engine: str, out: Path):
+def open_engine(engine: str, out: Path, title_weight: float = TITLE_BOOST):
     path = index_path(out, engine)
     return {"searchsvc": SearchsvcEngine, "tantivy": TantivyEngine,
-            "fts5": Fts5Engine}[engine](path)
+            "fts5": Fts5Engine}[engine](path, title_weight)
 
 
 def index_size(engine: str, out: Path) -> int:

@@ -38,7 +38,11 @@ from searchsvc.facets import Columns
 from searchsvc.indexer import current_generation, read_build_info, read_stories, read_vocabulary
 from searchsvc.schema import FACET_FIELDS, TEXT_FIELDS, decode_meta
 
-TITLE_BOOST = 2.0
+# Title and body are each scored by BM25 and summed, so a headline word (which nearly always
+# recurs in the body, and gets a high length-normalised tf in a short headline) already counts
+# twice; an extra title weight counted it a third time. Weight 2 lost 0.007 nDCG@10 on Cranfield
+# (title + abstract, the shape of headline + body) and 0.026 for tantivy: bench/RESULTS.md.
+TITLE_BOOST = 1.0
 K1 = 1.2
 B = 0.75
 POSTINGS_CACHE = 4096
@@ -107,9 +111,11 @@ class _ListCursor:
 class IndexView:
     """One generation, opened for searching by one thread."""
 
-    def __init__(self, generation: Path, max_terms: int = 1024):
+    def __init__(self, generation: Path, max_terms: int = 1024,
+                 title_weight: float = TITLE_BOOST):
         self.generation = generation
         self.max_terms = max_terms
+        self.title_weight = title_weight
         self.ix = whoosh_index.open_dir(str(generation))
         self.searcher = self.ix.searcher(weighting=scoring.BM25F(B=B, K1=K1))
         self.reader = self.searcher.reader()
@@ -127,7 +133,7 @@ class IndexView:
 
     def _make_parser(self) -> MultifieldParser:
         parser = MultifieldParser(list(TEXT_FIELDS), self.ix.schema,
-                                  fieldboosts={"title": TITLE_BOOST}, group=AndGroup)
+                                  fieldboosts={"title": self.title_weight}, group=AndGroup)
         parser.add_plugin(FuzzyTermPlugin())
         return parser
 
@@ -514,9 +520,11 @@ class IndexView:
 class Engine:
     """Thread-local :class:`IndexView`s of the current generation of an index directory."""
 
-    def __init__(self, index_dir: Path | str, max_terms: int = 1024):
+    def __init__(self, index_dir: Path | str, max_terms: int = 1024,
+                 title_weight: float = TITLE_BOOST):
         self.index_dir = Path(index_dir)
         self.max_terms = max_terms
+        self.title_weight = title_weight
         self._local = threading.local()
 
     def current_target(self) -> str | None:
@@ -536,7 +544,7 @@ class Engine:
                 return view  # keep serving what we have; the directory is being replaced
             raise IndexUnavailable(f"no index has been built in {self.index_dir}")
         try:
-            fresh = IndexView(generation, self.max_terms)
+            fresh = IndexView(generation, self.max_terms, self.title_weight)
         except Exception as exc:
             if view is not None:
                 return view
