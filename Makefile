@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint browser-deps bench bench-smoke clean
+.PHONY: run test test-fast lint browser-deps bench-deps bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,10 @@ test-fast: $(STAMP)  ## unit and API tests only
 lint: $(STAMP)
 	$(BIN)/ruff check searchsvc tests bench
 
-bench: $(STAMP)  ## full benchmark run on ../shared (not part of the suite)
+bench-deps:  ## wrk, the HTTP load generator of the benchmarks (needs root)
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+
+bench: $(STAMP) bench-deps  ## full benchmark run on ../shared (not part of the suite)
 	$(BIN)/python -m bench all --corpus ../shared/corpora --out bench/results/
 
 bench-smoke: $(STAMP)

@@ -455,9 +455,12 @@ def _render_http(data: dict) -> list[str]:
         return ["## 3. HTTP", "", "Not run.", ""]
     ref = http.get("inprocess") or {}
     out = ["## 3. HTTP", "",
-           f"gunicorn, {http['workers']} sync workers, on 127.0.0.1; a bounded Python load "
-           f"generator (threads with `http.client` keep-alive connections, reopened when a sync "
-           f"worker closes them) sends `GET /api/search?…` for the {http['requests_in_set']} "
+           f"gunicorn, {http['workers']} sync workers, on 127.0.0.1; "
+           + ("wrk (one thread, one connection per client, a Lua script cycling through the "
+              "query set)" if http.get("generator") == "wrk" else
+              "a bounded Python load generator (threads with `http.client` connections; wrk "
+              "was not installed, and this generator takes CPU from the server)")
+           + f" sends `GET /api/search?…` for the {http['requests_in_set']} "
            f"queries in order, for {_fmt(http['seconds_per_level'], 1)} s per level. "
            "`constant` is a Flask app (`bench/const_app.py`) served the same way that "
            "returns a fixed ~15 KB JSON document for the same requests: the framework, "
