@@ -741,6 +741,11 @@ def build(index_dir: Path | str, sources: Iterable[Path | str], *, update: bool 
         else:
             work, report.problems = plan(sources, max_bytes)
         _check_strict(strict, report)
+        if update and _nothing_changed(previous, articles, report):
+            # Nothing to write: the served generation stays (searchers keep their caches).
+            report.seconds = time.perf_counter() - started
+            report.generation = previous.name
+            return report
         try:
             tmp = _new_generation_dir(index_dir)
         except OSError as exc:
@@ -810,6 +815,15 @@ def indexed_hashes(ix) -> dict[str, str]:
         ids = reader.column_reader("id")
         metas = reader.column_reader("meta")
         return {ids[d]: decode_meta(metas[d])["h"] for d in reader.all_doc_ids()}
+
+
+def _nothing_changed(previous: Path, articles: dict[str, Article], report: BuildReport) -> bool:
+    old = indexed_hashes(whoosh_index.open_dir(str(previous)))
+    if old.keys() != articles.keys() or any(old[i] != a.content_hash
+                                            for i, a in articles.items()):
+        return False
+    report.unchanged = report.documents = len(articles)
+    return True
 
 
 def _apply_update(previous: Path, tmp: Path, articles: dict[str, Article], report: BuildReport,

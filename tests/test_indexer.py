@@ -369,11 +369,15 @@ def test_update_without_changes_changes_nothing(seed_built):
     vocabulary = read_vocabulary(current_generation(seed_built))
     hits = search_ids(seed_built, "sadr rally")
 
+    served = os.readlink(seed_built / "current")
     for _ in range(2):
         report = build(seed_built, [SEEDS], update=True)
         assert report.mode == "update"
         assert (report.indexed, report.updated, report.removed, report.unchanged) == (0, 0, 0, 2)
         assert report.documents == 2
+        # Nothing was written: the same generation is served (open searchers stay valid).
+        assert report.generation == served == os.readlink(seed_built / "current")
+        assert generations(seed_built) == [served]
 
     view = view_of(seed_built)
     assert {i: core.get_article(view, i).to_dict() for i in SEED_IDS} == before
