@@ -264,9 +264,10 @@ def run(ws: Workspace, queries: list[dict], seconds: float = 10,
         server.start()
         result = {"port": port, "levels": []}
         try:
-            # Warm-up, not recorded: the query set once over (bounded), so the workers' caches
-            # hold roughly what the in-process runs had.
-            warm = drive(port, paths, 2, min(30.0, seconds * 3), stop_after=len(paths))
+            # Warm-up, not recorded: the query set three times over (bounded). Each request goes
+            # to either worker, so each worker has then most likely (7 in 8) seen each query,
+            # as the in-process reference (the median of three runs per query) has.
+            warm = drive(port, paths, 2, min(60.0, seconds * 6), stop_after=3 * len(paths))
             result["warmup"] = {k: warm[k] for k in ("requests", "seconds", "errors")}
             for clients in levels:
                 cpu0, own0 = tree_cpu_s(server.proc.pid), time.process_time()

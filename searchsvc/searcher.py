@@ -108,6 +108,18 @@ class _ListCursor:
         self.i = bisect.bisect_left(self.words, term)
 
 
+def _one_edit(word: str, alphabet: str) -> set[str]:
+    """``word`` and every string one insertion, deletion or substitution away that keeps its
+    first letter (Whoosh's Levenshtein automaton with ``prefix=1``; no transpositions)."""
+    head, rest = word[0], word[1:]
+    splits = [(rest[:i], rest[i:]) for i in range(len(rest) + 1)]
+    found = {word}
+    found.update(head + a + b[1:] for a, b in splits if b)
+    found.update(head + a + c + b[1:] for a, b in splits if b for c in alphabet)
+    found.update(head + a + c + b for a, b in splits for c in alphabet)
+    return found
+
+
 class IndexView:
     """One generation, opened for searching by one thread."""
 
@@ -128,6 +140,8 @@ class IndexView:
         self.avg_length = {f: self.searcher.avg_field_length(f) or 1.0 for f in TEXT_FIELDS}
         vocabulary = read_vocabulary(generation)
         self.words = sorted(vocabulary)
+        self._alphabet: str | None = None
+        self.corrections: dict[str, str | None] = {}  # did-you-mean, word → correction
         self.df = vocabulary
         self._parser = self._make_parser()
 
@@ -504,9 +518,18 @@ class IndexView:
     # -- vocabulary ---------------------------------------------------------------------------
 
     def similar_words(self, word: str, maxdist: int) -> list[str]:
-        """Vocabulary words within ``maxdist`` edits of ``word`` (same first letter)."""
+        """Vocabulary words within ``maxdist`` edits of ``word`` (same first letter), sorted."""
+        if maxdist == 1 and word:
+            # Every string one edit away, looked up in the vocabulary: a few hundred set
+            # lookups instead of walking Whoosh's pure-Python automaton (~8 ms a word).
+            return sorted(w for w in _one_edit(word, self.alphabet()) if w in self.df)
         dfa = Automata.levenshtein_dfa(word, maxdist, prefix=1)
         return list(Automata.find_matches(dfa, _ListCursor(self.words)))
+
+    def alphabet(self) -> str:
+        if self._alphabet is None:
+            self._alphabet = "".join(sorted(set().union(*self.words))) if self.words else ""
+        return self._alphabet
 
     def completions(self, prefix: str, limit: int) -> list[str]:
         """Vocabulary words starting with ``prefix``, most frequent first."""

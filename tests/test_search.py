@@ -599,6 +599,30 @@ def test_no_correction_when_there_is_nothing_better(news, q):
     assert run(news, q=q).did_you_mean is None
 
 
+def test_one_edit_neighbours_are_exactly_those_of_a_levenshtein_automaton(corpus):
+    """Did-you-mean's one-edit lookup must find what Whoosh's Levenshtein automaton finds:
+    insertions, deletions and substitutions after the first letter, in a vocabulary with
+    accents and stems' neighbours."""
+    from searchsvc.searcher import Automata, _ListCursor
+
+    words = ("protest protests protester pretest contest protect pro prost protestr "
+             "café cafés cafe caf inflation deflation inflate tanker tankers banker")
+    view = corpus([{"id": "w", "date": "2020-01-01", "title": "Words", "body": words}])
+    for word in ["protest", "protets", "cafe", "café", "caff", "inflaton", "tanke", "pr",
+                 "xprotest", "bankers", "p"]:
+        dfa = Automata.levenshtein_dfa(word, 1, prefix=1)
+        expected = list(Automata.find_matches(dfa, _ListCursor(view.words)))
+        assert view.similar_words(word, 1) == expected, word
+    assert view.similar_words("protest", 1) == ["pretest", "protect", "protest", "protestr",
+                                                "protests"]
+
+
+def test_a_correction_is_remembered_for_the_next_keystroke(news):
+    run(news, q="inflaton")
+    assert news.corrections["inflaton"] == "inflation"
+    assert run(news, q="crude inflaton").did_you_mean["q"] == "crude inflation"
+
+
 def test_operators_are_never_corrected(news):
     dym = run(news, q="oil AND NOT grain").did_you_mean
     assert dym is None or "NOT" in dym["q"]
