@@ -98,6 +98,7 @@ class _Matrix:
     key_terms: np.ndarray
     n_terms: int
     entry_keys: np.ndarray  # doc * (n_terms + 1) + term, sorted: for lookups
+    first_copy: np.ndarray  # each document's first copy (itself if it has none)
 
     def pair(self, x: int, y: int) -> float:
         """Cosine of documents x and y."""
@@ -120,26 +121,69 @@ def _matrix(table: TermTable) -> _Matrix:
     rank[np.fromiter(map(table.vocab.__getitem__, sorted(table.vocab)), dtype=np.int64,
                      count=n_terms)] = np.arange(n_terms)
     terms = rank[np.frombuffer(table.terms, dtype=np.int64)]
-    tf = np.frombuffer(table.counts, dtype=np.int64).astype(np.float64)
+    tf = np.frombuffer(table.counts, dtype=np.int64)
     doc_of = np.repeat(np.arange(n), lens)
-    df = np.bincount(terms, minlength=n_terms)
-    idf = np.log((n + 1) / (df + 1)) + 1.0
+    keys = doc_of * (n_terms + 1) + terms  # unique: a document lists a term once
+    order = np.argsort(keys)  # by document (doc_of stays as it is), then term
+    keys, terms, tf = keys[order], terms[order], tf[order]
+    rep = _first_copies(offsets, terms, tf, np.frombuffer(table.dates, dtype=np.int64),
+                        table.ids, n_terms)
+    # Statistics over distinct articles: five copies of an article must not make its words
+    # look five times as common (and no longer distinctive).
+    counted = (rep == np.arange(n))[doc_of]
+    distinct = int(np.count_nonzero(rep == np.arange(n)))
+    df = np.bincount(terms[counted], minlength=n_terms)
+    idf = np.log((distinct + 1) / (df + 1)) + 1.0
     w = (1.0 + np.log(np.maximum(tf, 1))) * idf[terms]
     norms = np.sqrt(np.bincount(doc_of, weights=w * w, minlength=n))
     w /= np.where(norms > 0, norms, 1.0)[doc_of]
-    keys = doc_of * (n_terms + 1) + terms  # unique: a document lists a term once
-    order = np.argsort(keys)
-    keys, terms, w = keys[order], terms[order], w[order]
     # Key terms: each document's heaviest *distinctive* terms (names, places, subjects), so
     # a formulaic item ("Shr 10 cts vs 12 cts, Net …") does not pair with all of its kind.
-    # A term in one article only can pair nothing, so it is never a key term.
+    # A term in one article only can pair nothing, so it is never a key term. Copies have
+    # none: they join their first copy's story without being compared.
     dft = df[terms]
-    candidates = np.flatnonzero((dft >= 2) & (dft <= max(3, int(DISTINCTIVE_DF * n))))
+    candidates = np.flatnonzero(counted & (dft >= 2)
+                                & (dft <= max(3, int(DISTINCTIVE_DF * distinct))))
     by_weight = candidates[np.lexsort((-w[candidates], doc_of[candidates]))]
     docs = doc_of[by_weight]
     nth = np.arange(len(docs)) - np.searchsorted(docs, docs)  # rank within its document
     chosen = by_weight[nth < KEY_TERMS]
-    return _Matrix(offsets, terms, w, doc_of[chosen], terms[chosen], n_terms, keys)
+    return _Matrix(offsets, terms, w, doc_of[chosen], terms[chosen], n_terms, keys, rep)
+
+
+def _first_copies(offsets: np.ndarray, terms: np.ndarray, tf: np.ndarray, dates: np.ndarray,
+                  ids: list[str], n_terms: int) -> np.ndarray:
+    """Each document's first copy: among the documents of the same date with the very same
+    terms and counts (a wire's resent item, an archive loaded twice), the smallest id.
+
+    Copies are one story without being compared: n copies of an article made n² candidate
+    pairs with every neighbour (the 5x benchmark corpus: 20 s of a 78 s build).
+    """
+    n = len(dates)
+    rep = np.arange(n)
+    lens = np.diff(offsets)
+    # An order-independent 64-bit hash of each document's (term, count) entries; documents
+    # with equal hashes are then compared entry by entry.
+    salt = np.random.default_rng(0).integers(1, 2**63, size=max(n_terms, 1), dtype=np.uint64)
+    entry = salt[terms] * (tf.astype(np.uint64) * np.uint64(2) + np.uint64(1))
+    sums = np.concatenate([np.zeros(1, np.uint64), np.cumsum(entry, dtype=np.uint64)])
+    digest = (sums[offsets[1:]] - sums[offsets[:-1]]).view(np.int64)
+    dated = np.flatnonzero((dates >= 0) & (lens > 0))
+    order = dated[np.lexsort((digest[dated], lens[dated], dates[dated]))]
+    keys = np.stack([dates[order], lens[order], digest[order]], axis=1)
+    starts = np.flatnonzero(np.concatenate([[True], (keys[1:] != keys[:-1]).any(axis=1)]))
+    bounds = np.append(starts, len(order)).tolist()
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        if hi - lo < 2:
+            continue
+        group = sorted(order[lo:hi].tolist(), key=ids.__getitem__)
+        first = slice(offsets[group[0]], offsets[group[0] + 1])
+        for d in group[1:]:
+            other = slice(offsets[d], offsets[d + 1])
+            if (np.array_equal(terms[first], terms[other])
+                    and np.array_equal(tf[first], tf[other])):
+                rep[d] = group[0]
+    return rep
 
 
 def _cosines(m: _Matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -167,10 +211,14 @@ def similarity(a: DocTerms, b: DocTerms, background: Sequence[DocTerms] = ()) ->
     return float(_cosines(m, np.array([0]), np.array([1]))[0])
 
 
-def _candidate_pairs(m: _Matrix, dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of dated documents within the window that share ≥ MIN_SHARED key terms."""
+def _candidate_pairs(m: _Matrix, dates: np.ndarray,
+                     keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of dated documents (of ``keep``) within the window that share ≥ MIN_SHARED key
+    terms."""
     docs, terms = m.key_docs, m.key_terms
     dated = dates[docs] >= 0
+    if keep is not None:
+        dated &= keep[docs]
     docs, terms = docs[dated], terms[dated]
     order = np.lexsort((dates[docs], terms))
     docs, terms = docs[order], terms[order]
@@ -202,7 +250,9 @@ def cluster(docs: Sequence[DocTerms] | TermTable) -> dict[str, str]:
     m = _matrix(table)
     dates = np.frombuffer(table.dates, dtype=np.int64)
     ids = table.ids
-    a, b = _candidate_pairs(m, dates)
+    rep = m.first_copy
+    copies = np.flatnonzero(rep != np.arange(len(ids)))
+    a, b = _candidate_pairs(m, dates, keep=rep == np.arange(len(ids)))
 
     parent = list(range(len(ids)))
 
@@ -228,6 +278,8 @@ def cluster(docs: Sequence[DocTerms] | TermTable) -> dict[str, str]:
             continue
         parent[ry] = rx
         leader[rx] = min(lx, ly, key=lambda d: (dates[d], ids[d]))
+    for d, first in zip(copies.tolist(), rep[copies].tolist(), strict=True):
+        parent[d] = first  # a copy joins whatever story its first copy is in
     groups: dict[int, list[int]] = defaultdict(list)
     for d in range(len(ids)):
         groups[find(d)].append(d)

@@ -66,3 +66,22 @@ def test_tables_merged_from_workers_hold_the_same_counts_and_stories(parts):
     assert counts_of(merged) == {d.id: dict(d.tf) for d in in_order}
     seeds = [d.id for d in seed_terms()]
     assert cluster(merged) == cluster(in_order) == {seeds[0]: seeds[0], seeds[1]: seeds[0]}
+
+
+def test_copies_of_articles_are_one_story_with_the_smallest_id_leading():
+    """A wire resends items and archives get loaded twice: exact copies of the same day are
+    one story (even a short item with nothing distinctive to compare), and copies of a
+    story's articles join that story."""
+    a, b = seed_terms()
+    short = DocTerms("short", 737000, {"shr": 1, "cts": 2, "net": 1})
+    docs = [*unrelated(40)]
+    for r in range(3):
+        docs += [DocTerms(f"{d.id}~{r}", d.date, d.tf) for d in (a, b, short)]
+    docs.append(DocTerms("short-later", 737000 + 30, short.tf))  # same words, a month later
+    stories = cluster(docs)
+    first = min(f"{a.id}~0", f"{b.id}~0")
+    assert {k: v for k, v in stories.items() if v == first} == {
+        f"{d.id}~{r}": first for d in (a, b) for r in range(3)}
+    assert {k for k, v in stories.items() if v == "short~0"} == {"short~0", "short~1", "short~2"}
+    assert "short-later" not in stories
+    assert not any(k.startswith("u") for k in stories)
