@@ -399,6 +399,7 @@ class _Built:
     documents: int = 0
     doc_terms: TermTable = field(default_factory=TermTable)
     segment: object = None
+    stories: dict[str, str] | None = None  # when already clustered (parallel builds)
 
     def add(self, other: _Built) -> None:
         self.vocabulary.update(other.vocabulary)
@@ -532,10 +533,13 @@ def _write_slice(gen_dir: str, start: int, step: int, max_bytes: int, counter, r
             if n % 200 == 0:
                 with counter.get_lock():
                     counter.value += 200
+        # The term counts go first: the parent clusters stories while workers write segments.
+        results.put(("terms", start, doc_terms))
         # Whoosh's MpWriter does the same: finish this worker's segment and hand the segment
         # object to the parent, which lists every worker's segment in one table of contents.
         segment = writer._finalize_segment()
-        results.put(("ok", _Built(writer.vocabulary, problems, writer.docnum, doc_terms, segment)))
+        results.put(("ok", start, _Built(writer.vocabulary, problems, writer.docnum,
+                                         segment=segment)))
         results.close()
         results.join_thread()
         os._exit(0)  # the result is sent; freeing the posting pool object by object is waste
@@ -544,7 +548,7 @@ def _write_slice(gen_dir: str, start: int, step: int, max_bytes: int, counter, r
             reason = f"build failed, index unchanged: {_describe_os_error(exc)}"
         else:
             reason = f"an indexing worker failed: {type(exc).__name__}: {exc}"
-        results.put(("error", reason))
+        results.put(("error", start, reason))
         results.close()
         results.join_thread()
         os._exit(1)  # the parent reports it; no worker traceback on the terminal
@@ -557,7 +561,8 @@ def _write_parallel(gen_dir: Path, work: list, procs: int, max_bytes: int,
     counter = ctx.Value("i", 0)
     results = ctx.Queue()
     _WORK = work
-    segments = []
+    tables: dict[int, TermTable] = {}
+    finished: dict[int, _Built] = {}
     built = _Built()
     try:
         workers = [ctx.Process(target=_write_slice,
@@ -566,26 +571,33 @@ def _write_parallel(gen_dir: Path, work: list, procs: int, max_bytes: int,
                                daemon=True) for i in range(procs)]
         for w in workers:
             w.start()
-        done = 0
-        while done < procs:
+        while len(finished) < procs:
             try:
-                status, payload = results.get(timeout=0.2)
+                status, worker, payload = results.get(timeout=0.2)
             except queue.Empty:
                 if progress:
                     progress("index", min(counter.value, len(work)), len(work))
                 if any(w.exitcode not in (None, 0) for w in workers) and results.empty():
                     raise BuildError("an indexing worker died") from None
                 continue
-            if status != "ok":
+            if status == "error":
                 raise BuildError(payload)
-            done += 1
-            if payload.documents:
-                segments.append(payload.segment)
-            built.add(payload)
+            if status == "terms":
+                tables[worker] = payload
+                if len(tables) == procs:  # in worker order, so every build numbers alike
+                    for i in sorted(tables):
+                        built.doc_terms.merge(tables.pop(i))
+                    built.stories = cluster(built.doc_terms)
+            else:
+                finished[worker] = payload
         for w in workers:
             w.join()
     finally:
         _WORK = []
+    # Segments in worker order: the same documents get the same numbers in every build.
+    segments = [finished[i].segment for i in sorted(finished) if finished[i].documents]
+    for i in sorted(finished):
+        built.add(finished[i])
     ix = whoosh_index.open_dir(str(gen_dir))
     writer = SegmentWriter(ix)
     # A fresh index has no segments of its own: commit a TOC that lists the workers' segments.
@@ -635,9 +647,11 @@ def _write_serial(gen_dir: Path, articles: list[Article], progress: Progress | N
     return built
 
 
-def write_stories(generation: Path, doc_terms: list[DocTerms] | TermTable) -> None:
-    (generation / STORIES).write_text(json.dumps(cluster(doc_terms), separators=(",", ":")),
-                                      "utf-8")
+def write_stories(generation: Path,
+                  doc_terms: list[DocTerms] | TermTable | dict[str, str]) -> None:
+    """Cluster ``doc_terms`` (or take the article id → story id map already made) and save."""
+    stories = doc_terms if isinstance(doc_terms, dict) else cluster(doc_terms)
+    (generation / STORIES).write_text(json.dumps(stories, separators=(",", ":")), "utf-8")
 
 
 def read_stories(generation: Path) -> dict[str, str]:
@@ -769,7 +783,8 @@ def build(index_dir: Path | str, sources: Iterable[Path | str], *, update: bool 
                                      "problems); the served index is left as it was:\n"
                                      + "\n".join(f"  {p}" for p in report.skipped[:20]))
                 write_vocabulary(tmp, built.vocabulary)
-                write_stories(tmp, built.doc_terms)
+                write_stories(tmp, built.doc_terms if built.stories is None
+                              else built.stories)
             report.documents = whoosh_index.open_dir(str(tmp)).doc_count()
             report.seconds = time.perf_counter() - started
             info = {
