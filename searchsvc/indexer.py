@@ -16,9 +16,11 @@ applies deletions and additions there, then swaps the same way. The two most rec
 generations are kept so searchers that are still open on them finish their requests.
 
 Large builds are split across worker processes: each forked worker inherits its share of the
-parsed articles (no pickling) and writes one Whoosh segment; the parent then commits one table of
-contents listing all segments. This is Whoosh's own ``MpWriter(multisegment=True)`` strategy
-without its per-document pickling through temporary files.
+parsed articles (no pickling; text files it reads itself) and writes one Whoosh segment with its
+own posting encoder; the parent then commits one table of contents listing all segments. This is
+Whoosh's own ``MpWriter(multisegment=True)`` strategy without its per-document pickling through
+temporary files. Workers send their term counts before writing their segments, so the parent
+clusters stories while they write.
 """
 
 from __future__ import annotations
@@ -426,11 +428,11 @@ def _encode_postings(postings: list[tuple[int, float, bytes]], lengths: dict[int
         else:
             mini_values = None if fixed == 0 else value
         data = pickle.dumps(((docnum,), None if packed == 1.0 else packed, mini_values), 2)
-        info = pickle.dumps((1, docnum, weight, 0, length_to_byte(length or None),
+        info = pickle.dumps((1, docnum, weight, 0, length_to_byte(length),
                              length_to_byte(length)), 2)
         body = b"".join((WHOOSH3_HEADER_MAGIC, pack_int(-len(info) - len(data)), info, data))
         terminfo = W3TermInfo._struct.pack(
-            0, packed, 1, length_to_byte(length) if length else 0, length_to_byte(length),
+            0, packed, 1, length_to_byte(length), length_to_byte(length),
             max(0.0, weight), docnum, docnum) + pack_long(offset) + pack_int(len(body))
         return body, terminfo
     parts = [WHOOSH3_HEADER_MAGIC]
