@@ -39,3 +39,17 @@ bench-smoke: $(STAMP)
 
 clean:
 	rm -rf $(VENV) index/gen-* index/current index/.lock artifacts
+
+# Local OpenSearch (the second engine): three nodes on loopback, one JVM each, built from
+# Maven Central by tools/opensearch/ (see tools/opensearch/README.md).
+.PHONY: opensearch opensearch-stop opensearch-smoke
+
+opensearch:  ## start the local 3-node OpenSearch cluster in the background, wait for green; URLs in .opensearch/url
+	tools/opensearch/cluster.sh start
+
+opensearch-stop:  ## stop the local OpenSearch cluster (harmless when none runs)
+	tools/opensearch/cluster.sh stop
+
+opensearch-smoke: $(STAMP)  ## index, search, aggs, collapse, alias swap against the running cluster
+	@$(BIN)/python -c 'import opensearchpy' 2>/dev/null || $(BIN)/pip install --quiet 'opensearch-py>=3,<4'
+	$(BIN)/python tools/opensearch/smoke.py
