@@ -94,8 +94,10 @@ build() {
     command -v "$MVN" >/dev/null || die "Maven ($MVN) not found; apt-get install maven"
     log "building the node classpath with Maven (first run downloads ~75 MB from Maven Central)"
     rm -f "$HERE/target/classpath.txt"
-    "$MVN" -q -B -Dstyle.color=never -f "$HERE/pom.xml" "${MVN_EXTRA[@]}" compile ||
-        die "Maven build failed (see output above)"
+    if ! "$MVN" -q -B -Dstyle.color=never -f "$HERE/pom.xml" "${MVN_EXTRA[@]}" clean compile >"$STATE/maven.log" 2>&1; then
+        tail -n 40 "$STATE/maven.log" >&2
+        die "Maven build failed (whole output in $STATE/maven.log)"
+    fi
     classpath_ok || die "Maven ran but $HERE/target/classpath.txt is missing or stale"
 }
 
@@ -127,6 +129,7 @@ start_node() {
     home=$(node_home "$n")
     write_config "$n"
     rm -f "$home/pid"
+    [[ -f $home/logs/node.log ]] && mv -f "$home/logs/node.log" "$home/logs/node.log.1"  # keep one previous run
     local jvm=(
         "-Xms$HEAP" "-Xmx$HEAP" -XX:MaxDirectMemorySize=256m -Xss1m
         -XX:+UseG1GC -XX:G1ReservePercent=25 -XX:InitiatingHeapOccupancyPercent=30
@@ -166,7 +169,7 @@ fail_start() {
     log "ERROR: $*"
     for n in "${NODES[@]}"; do
         log "--- last lines of node-$n's log ($(node_home "$n")/logs/node.log) ---"
-        tail -n 15 "$(node_home "$n")/logs/node.log" 2>/dev/null | sed 's/^/    /' >&2 || true
+        tail -n 12 "$(node_home "$n")/logs/node.log" 2>/dev/null | cut -c1-240 | sed 's/^/    /' >&2 || true
     done
     log "stopping the nodes this start left behind"
     stop
@@ -209,6 +212,7 @@ start() {
     command -v curl >/dev/null || die "curl not found"
     command -v "$JAVA" >/dev/null || die "java not found (set JAVA_HOME or JAVA)"
     build
+    local t_build=$((SECONDS - t0))
 
     for n in "${NODES[@]}"; do
         if [[ -n $(node_pid "$n") ]]; then running+=("$n"); else dead+=("$n"); fi
@@ -240,7 +244,7 @@ start() {
 
     wait_green
     write_state
-    log "green with ${#NODES[@]} nodes after $((SECONDS - t0))s: $(<"$STATE/url")"
+    log "green with ${#NODES[@]} nodes: $(<"$STATE/url") (build ${t_build}s, to green $((SECONDS - t0 - t_build))s)"
 }
 
 stop() {

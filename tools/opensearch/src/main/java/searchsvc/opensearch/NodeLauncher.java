@@ -60,7 +60,9 @@ public final class NodeLauncher {
             System.exit(2);
         }
         Files.writeString(home.resolve("pid"), ProcessHandle.current().pid() + "\n", StandardCharsets.US_ASCII);
-        copyResource("log4j2.properties", config.resolve("log4j2.properties"));
+        // Not named log4j2.properties in the jar: log4j would pick that up from the classpath on
+        // its own at first use, before the node name that the pattern needs is known.
+        copyResource("node-log4j2.properties", config.resolve("log4j2.properties"));
 
         final Collection<Class<? extends Plugin>> modules = new ArrayList<>();
         for (final String name : MODULES) {
