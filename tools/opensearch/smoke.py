@@ -282,6 +282,9 @@ class Smoke:
         o.indices.put_alias(index=self.v1, name=self.alias)
         body = dict(INDEX_BODY, settings=dict(INDEX_BODY["settings"]))
         o.indices.create(index=self.v2, body=body)
+        want = "yellow" if self.args.allow_yellow else "green"
+        h = o.cluster.health(index=self.v2, wait_for_status=want, **SERVER_WAIT)
+        assert not h["timed_out"], f"index {self.v2} not {want}: {h['status']}"
         r = o.reindex(
             body={"source": {"index": self.v1}, "dest": {"index": self.v2}},
             refresh=True,
