@@ -130,6 +130,7 @@ start_node() {
     write_config "$n"
     rm -f "$home/pid"
     [[ -f $home/logs/node.log ]] && mv -f "$home/logs/node.log" "$home/logs/node.log.1"  # keep one previous run
+    # shellcheck disable=SC2054  # the comma in java.locale.providers=SPI,COMPAT is meant
     local jvm=(
         "-Xms$HEAP" "-Xmx$HEAP" -XX:MaxDirectMemorySize=256m -Xss1m
         -XX:+UseG1GC -XX:G1ReservePercent=25 -XX:InitiatingHeapOccupancyPercent=30
@@ -205,10 +206,14 @@ wait_green() {
 
 # --- commands -------------------------------------------------------------------------------
 start() {
-    local n t0=$SECONDS running=() dead=() ports
+    local n t0 running=() dead=() ports
     mkdir -p "$STATE"
     exec 9>"$STATE/.lock"
-    flock -w 600 9 || die "another cluster.sh holds $STATE/.lock"
+    if ! flock -n 9; then
+        log "another cluster.sh start is running; waiting for it"
+        flock -w 600 9 || die "another cluster.sh holds $STATE/.lock"
+    fi
+    t0=$SECONDS
     command -v curl >/dev/null || die "curl not found"
     command -v "$JAVA" >/dev/null || die "java not found (set JAVA_HOME or JAVA)"
     build
