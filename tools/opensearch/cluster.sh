@@ -159,7 +159,11 @@ write_state() {
         pid=$(node_pid "$n")
         [[ -n $pid ]] && echo "$pid" >>"$STATE/pids.tmp"
     done
-    mv "$STATE/pids.tmp" "$STATE/pids"
+    if [[ -s $STATE/pids.tmp ]]; then
+        mv "$STATE/pids.tmp" "$STATE/pids"
+    else  # nothing runs: no URL file that points nowhere
+        rm -f "$STATE/pids.tmp" "$STATE/pids" "$STATE/url"
+    fi
 }
 
 # Prints the health JSON (also for a 408 "timed out" answer); fails if the node does not answer.
@@ -172,8 +176,13 @@ fail_start() {
         log "--- last lines of node-$n's log ($(node_home "$n")/logs/node.log) ---"
         tail -n 12 "$(node_home "$n")/logs/node.log" 2>/dev/null | cut -c1-240 | sed 's/^/    /' >&2 || true
     done
-    log "stopping the nodes this start left behind"
-    stop
+    # Stop only what this start launched: a cluster that was already running (say, yellow
+    # because of an index with more replicas than nodes) is the user's, not ours to end.
+    if ((${#SPAWNED[@]} > 0)); then
+        log "stopping the node(s) this start launched"
+        stop_nodes "${!SPAWNED[@]}"
+    fi
+    write_state
     exit 1
 }
 
@@ -252,13 +261,15 @@ start() {
     log "green with ${#NODES[@]} nodes: $(<"$STATE/url") (build ${t_build}s, to green $((SECONDS - t0 - t_build))s)"
 }
 
-stop() {
-    local n pid pids=() deadline
-    for n in "${NODES[@]}"; do
+# SIGTERM the nodes $@ (numbers), SIGKILL those still alive after the grace period.
+stop_nodes() {
+    local n pid pids=() homes=() deadline alive
+    for n in "$@"; do
         pid=$(node_pid "$n")
         # A JVM this invocation started may not have written its pid file yet.
         [[ -z $pid ]] && spawned_alive "$n" && pid=${SPAWNED[$n]}
         [[ -n $pid ]] && pids+=("$pid")
+        homes+=("$(node_home "$n")")
     done
     if ((${#pids[@]} == 0)); then
         log "no node running"
@@ -267,7 +278,7 @@ stop() {
         kill -TERM "${pids[@]}" 2>/dev/null || true
         deadline=$((SECONDS + STOP_GRACE))
         while ((SECONDS < deadline)); do
-            local alive=()
+            alive=()
             for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
             ((${#alive[@]} == 0)) && break
             sleep 0.5
@@ -279,8 +290,12 @@ stop() {
             fi
         done
     fi
+    for n in "${homes[@]}"; do rm -f "$n/pid"; done
+}
+
+stop() {
+    stop_nodes "${NODES[@]}"
     rm -f "$STATE/pids" "$STATE/url"
-    for n in "${NODES[@]}"; do rm -f "$(node_home "$n")/pid"; done
 }
 
 status() {
