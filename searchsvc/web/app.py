@@ -1,9 +1,10 @@
 """The Flask application factory.
 
 ``create_app()`` reads the settings table (``SEARCHSVC_*`` environment variables, overridable by
-``test_config``), attaches an :class:`~searchsvc.searcher.Engine` for the configured index, and
-registers the API and page blueprints, the security headers, and the one error handler through
-which every error response is rendered.
+``test_config``), attaches the configured engine (``engines.open_engine``; flaskr's
+``init_app`` habit: the engine lives and dies with the app), and registers the API and page
+blueprints, the security headers, and the one error handler through which every error
+response is rendered.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import logging
 import math
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from searchsvc import config
-from searchsvc.errors import PROBLEM_MIME, ServiceError, problem
-from searchsvc.searcher import Engine
+from searchsvc.engine import Engine
+from searchsvc.engines import open_engine
+from searchsvc.errors import PROBLEM_MIME, PayloadTooLarge, ServiceError, problem
 
 log = logging.getLogger("searchsvc")
 
@@ -34,17 +37,22 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(config.from_env())
-    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     if test_config:
         app.config.update(test_config)
+    if not app.config.get("INGEST_DIR"):
+        app.config["INGEST_DIR"] = str(Path(app.config["INDEX"]) / "ingested")
+    # The hard cap werkzeug enforces even on bodies without a length; limit_request applies
+    # the smaller limit of every route but ingest.
+    app.config["MAX_CONTENT_LENGTH"] = max(
+        MAX_BODY, int(float(app.config["MAX_INGEST_MB"]) * 1024 * 1024))
     app.json.sort_keys = False
     # /api//search must be a 404 problem, not werkzeug's HTML redirect to /api/search.
     app.url_map.merge_slashes = False
     app.json.ensure_ascii = False
-    app.extensions["searchsvc"] = Engine(app.config["INDEX"], app.config["MAX_TERMS"])
+    app.extensions["searchsvc"] = open_engine(app.config)
 
-    from searchsvc.api import api
-    from searchsvc.web import web
+    from searchsvc.web.api import api
+    from searchsvc.web.pages import web
 
     app.register_blueprint(api)
     app.register_blueprint(web)
@@ -56,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 MAX_QUERY_STRING = 16 * 1024
+MAX_BODY = 64 * 1024  # every request body but an ingest's (max_ingest_mb)
 
 
 class RateLimiter:
@@ -89,10 +98,11 @@ class RateLimiter:
 def limit_request() -> None:
     from flask import current_app
 
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    limit = MAX_BODY
+    if request.method == "POST" and request.path == "/api/articles":
+        limit = int(float(current_app.config["MAX_INGEST_MB"]) * 1024 * 1024)
     if request.content_length is not None and request.content_length > limit:
-        raise ServiceError(f"request bodies are limited to {limit:,} bytes", status=413,
-                           code="payload_too_large")
+        raise PayloadTooLarge(f"request bodies are limited to {limit:,} bytes here")
     try:
         request.args  # noqa: B018 - parse now, so bad bytes are a 400 here, not a 500 later
     except UnicodeDecodeError:
@@ -124,8 +134,10 @@ def security_headers(response: Response) -> Response:
 
 def handle_exception(exc: Exception) -> Response:
     """Render any error: problem+json under /api/, an HTML page elsewhere. Never a traceback."""
+    extra: dict = {}
     if isinstance(exc, ServiceError):
         status, code, detail, headers = exc.status, exc.code, exc.detail, exc.headers
+        extra = exc.extra
     elif isinstance(exc, HTTPException):
         status = exc.code or 500
         code = _HTTP_CODES.get(status, "http_error")
@@ -137,7 +149,7 @@ def handle_exception(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
         status, code, detail, headers = 500, "internal_error", "unexpected server error", {}
     if request.path.startswith("/api/") or request.path == "/api":
-        response = jsonify(problem(status, code, detail))
+        response = jsonify(problem(status, code, detail, **extra))
         response.mimetype = PROBLEM_MIME
     else:
         response = Response(

@@ -20,13 +20,12 @@ import gzip
 import hashlib
 import itertools
 import json
-import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dateutil import parser as dateparser
+from searchsvc.dates import DateError, parse_date
 
 FACETS = ("topics", "places", "people", "orgs")
 MAX_TITLE = 200
@@ -72,40 +71,10 @@ class Problem:
         return f"{where}: {self.reason}"
 
 
-class DateError(ValueError):
-    pass
+# -- the date header ---------------------------------------------------------------------
 
-
-# -- dates -------------------------------------------------------------------------------------
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DEFAULT_A = dt.datetime(1, 1, 1)
-_DEFAULT_B = dt.datetime(2, 2, 2)
-
-
-def parse_date(text: str) -> dt.date:
-    """Read one complete calendar date (year, month and day all given) with dateutil."""
-    text = text.strip()
-    if _ISO_DATE.fullmatch(text):
-        # The common case, without dateutil's general parser (a large share of read time).
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            pass  # e.g. 2020-02-30: let dateutil word the error
-    if not text or len(text) > 64:
-        raise DateError(f"unparseable date {text[:40]!r}")
-    try:
-        a = dateparser.parse(text, default=_DEFAULT_A)
-        b = dateparser.parse(text, default=_DEFAULT_B)
-    except (ValueError, OverflowError) as exc:
-        raise DateError(f"unparseable date {text!r}") from exc
-    if a.date() != b.date():
-        # A component fell back to the default, so the text did not name a whole date.
-        raise DateError(f"incomplete date {text!r} (needs year, month and day)")
-    return a.date()
-
-
-_HEADER = re.compile(r"\A\s*date\s+", re.IGNORECASE)
+# "date 2020-01-24", "Date: 2020-01-24", "DATE:2020-01-24"
+_HEADER = re.compile(r"\A\s*date(?:\s*:\s*|\s+)", re.IGNORECASE)
 _MAX_DATE_TOKENS = 6
 
 
@@ -118,7 +87,8 @@ def split_date_header(text: str) -> tuple[dt.date, str]:
     """
     m = _HEADER.match(text)
     if not m:
-        raise DateError("no date header (expected the word 'date' followed by a date)")
+        raise DateError("no date header (expected the word 'date' or 'date:' followed by a "
+                        "date)")
     rest = text[m.end():]
     words = list(itertools.islice(re.finditer(r"\S+", rest[:400]), _MAX_DATE_TOKENS))
     first_error: DateError | None = None
@@ -229,6 +199,9 @@ def read_text_file(path: Path, article_id: str, max_bytes: int) -> Iterator[Arti
     yield from problems
     if text is None:
         return
+    if not text.strip():
+        yield Problem(spath, "empty file")
+        return
     try:
         date, rest = split_date_header(text)
     except DateError as exc:
@@ -333,86 +306,3 @@ def read_jsonl_file(path: Path, max_bytes: int) -> Iterator[Article | Problem]:
                     yield Problem(spath, str(exc), lineno)
     except (OSError, EOFError) as exc:
         yield Problem(spath, f"cannot read: {getattr(exc, 'strerror', None) or exc}")
-
-
-def is_article_file(name: str) -> bool:
-    return name.endswith((".txt", ".jsonl", ".jsonl.gz"))
-
-
-def text_id(path: Path, root: Path) -> str:
-    rel = path.relative_to(root).as_posix()
-    return rel[: -len(".txt")]
-
-
-def iter_files(source: Path) -> Iterator[tuple[Path, Path] | Problem]:
-    """Yield (file, root) for every article file under ``source``, sorted for stable ids.
-
-    Symlinks that resolve outside the source folder are reported and not followed: a source
-    folder must not be a way to index arbitrary files of the machine.
-    """
-    if source.is_file():
-        yield source, source.parent
-        return
-    if not source.is_dir():
-        yield Problem(str(source), "no such file or folder")
-        return
-    root = source
-    real_root = source.resolve()
-    for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
-        dirnames.sort()
-        here = Path(dirpath)
-        for d in list(dirnames):
-            if d.startswith("."):
-                dirnames.remove(d)
-            elif (here / d).is_symlink():
-                dirnames.remove(d)
-                yield Problem(str(here / d), "symlinked folder not followed")
-        for name in sorted(filenames):
-            if name.startswith(".") or not is_article_file(name):
-                continue
-            path = here / name
-            try:
-                name.encode("utf-8")
-            except UnicodeEncodeError:
-                yield Problem(str(path).encode("utf-8", "replace").decode("utf-8"),
-                              "file name is not valid UTF-8 (an id must be text)")
-                continue
-            if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(real_root):
-                    yield Problem(str(path), "symlink points outside the source folder")
-                    continue
-            yield path, root
-
-
-def read_sources(sources: Iterable[Path | str], max_bytes: int = 10 * 1024 * 1024,
-                 ) -> Iterator[Article | Problem]:
-    """Read every article of every source, in a stable order. Duplicate ids are not resolved here
-    (see :func:`collect`)."""
-    for source in sources:
-        for item in iter_files(Path(source)):
-            if isinstance(item, Problem):
-                yield item
-                continue
-            path, root = item
-            if path.name.endswith(".txt"):
-                yield from read_text_file(path, text_id(path, root), max_bytes)
-            else:
-                yield from read_jsonl_file(path, max_bytes)
-
-
-def collect(items: Iterable[Article | Problem]) -> tuple[dict[str, Article], list[Problem]]:
-    """Resolve duplicate ids (the later article wins, with a warning) and split out problems."""
-    articles: dict[str, Article] = {}
-    problems: list[Problem] = []
-    for item in items:
-        if isinstance(item, Problem):
-            problems.append(item)
-            continue
-        earlier = articles.pop(item.id, None)
-        if earlier is not None:
-            problems.append(Problem(
-                item.path, f"duplicate id {item.id!r}: replaces the article from {earlier.path}",
-                skipped=False))
-        articles[item.id] = item
-    return articles, problems

@@ -23,11 +23,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, render_template, request
 from markupsafe import Markup
 
-from searchsvc import highlight
-from searchsvc import search as core
-from searchsvc.app import engine
+from searchsvc.core import documents, highlight, querytext
+from searchsvc.core import search as core
+from searchsvc.core.params import FACETS, MAX_RESULT_WINDOW, parse_search_args
 from searchsvc.errors import NotFound, ServiceError
-from searchsvc.query import FACETS, MAX_RESULT_WINDOW, parse_search_args
+from searchsvc.web.app import engine
 
 web = Blueprint("web", __name__)
 
@@ -251,7 +251,7 @@ def index():
     result = None
     try:
         sq = parse_search_args(request.args, current_app.config["MAX_QUERY_CHARS"])
-        result = core.search(engine().view(), sq)
+        result = core.search(engine().snapshot(), sq)
     except ServiceError as exc:
         if exc.status >= 500:
             raise
@@ -284,20 +284,15 @@ def article(article_id: str):
     if not article_id or len(article_id) > 1000 or "\x00" in article_id:
         raise NotFound("no such article")
     q = request.args.get("q", "").strip()[: current_app.config["MAX_QUERY_CHARS"]]
-    view = engine().view()
-    art = core.get_article(view, article_id)
-    terms: dict[str, set[str]] = {}
-    if q:
-        try:
-            terms = view.parse(q).terms
-        except ServiceError:
-            terms = {}  # e.g. a wildcard that expands too far: show the article unmarked
+    snap = engine().snapshot()
+    art = documents.get_article(snap, article_id)
+    marks = highlight.matchers(querytext.parse(q).text_clauses()) if q else {}
     paragraphs = [p for p in art.body.split("\n\n") if p.strip()]
-    related = core.related(view, article_id, 5)
-    # The other versions of this article's story come first; then merely similar articles.
-    story = getattr(view, "story_id", {}).get(article_id, article_id)
-    versions = [h for h in related if h.story and h.story.get("id") == story]
-    similar = [h for h in related if h not in versions]
+    # Every other version of this article's story (what "N more versions" counts), then
+    # articles that are merely similar.
+    versions = documents.versions(snap, article_id)
+    similar = documents.similar(snap, article_id, 5, {h.id for h in versions})
+    related = versions + similar
     external = art.url if art.url.startswith(("https://", "http://")) else None
     facets = [{"name": name, "label": FACET_LABELS[name],
                "values": [{"value": v, "url": PageState(filters={name: (v,)}).url()}
@@ -307,10 +302,10 @@ def article(article_id: str):
         facets.append({"name": "source", "label": FACET_LABELS["source"],
                        "values": [{"value": art.source,
                                    "url": PageState(filters={"source": (art.source,)}).url()}]})
-    marked = [Markup(highlight.highlight_all(p, terms.get("body", ()))) for p in paragraphs]
+    marked = [Markup(highlight.highlight_all(p, marks.get("body"))) for p in paragraphs]
     return render_template(
         "article.html", article=art, q=q, external=external, facets=facets,
-        title_html=Markup(highlight.highlight_all(art.title, terms.get("title", ()))),
+        title_html=Markup(highlight.highlight_all(art.title, marks.get("title"))),
         paragraphs=marked, matches=sum(p.count("<mark>") for p in marked),
         related=related, versions=versions, similar=similar,
         related_links={h.id: article_link(h.url, q) for h in related},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from searchsvc.query import FACETS, INTERVALS, MAX_PER_PAGE, SORTS
+from searchsvc.core.params import FACETS, INTERVALS, MAX_PER_PAGE, SORTS
 
 _STR = {"type": "string"}
 _NSTR = {"type": ["string", "null"]}

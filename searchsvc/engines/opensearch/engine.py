@@ -1,0 +1,616 @@
+"""The OpenSearch engine: the port (``searchsvc.engine``) over an OpenSearch cluster.
+
+A **generation** is one OpenSearch index (``<alias>-<stamp>``); the alias ``<alias>`` names the
+served one, and a full build ends by moving the alias in one ``_aliases`` call, so searches see
+the old index or the new one, never a mix. Rollback moves it back; the :data:`KEEP_OLD` most
+recent other indices are kept for that. Updates and ingests change the served index in place
+(bulk deletes and writes, then a refresh, before they return), so a new article is searchable
+within a second; their record, manifest and vocabulary are versioned in ``<alias>-meta``.
+
+A snapshot is pinned to the index the alias named when it was opened (re-checked at most once a
+second), so one request runs on one index. The client is given every node's URL and retries a
+refused connection on the next node, so losing one node of three fails no search; an
+unreachable cluster is :class:`~searchsvc.errors.EngineUnavailable` (503, or a clear error
+from the command line).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from searchsvc.engine import (
+    Bool,
+    Collector,
+    DateRange,
+    EngineRequest,
+    EngineResult,
+    GenerationInfo,
+    IndexedArticle,
+    SnapshotInfo,
+    StoredArticle,
+    StoryInfo,
+    Term,
+    Value,
+)
+from searchsvc.engines.opensearch import mapping, translate
+from searchsvc.errors import (
+    BuildError,
+    EngineUnavailable,
+    IndexUnavailable,
+    InvalidQuery,
+    QueryTooExpensive,
+    ServiceError,
+    UsageError,
+)
+from searchsvc.vocabulary import MemoryVocabulary
+
+KEEP_OLD = 2
+CHUNK_CHARS = 4_000_000   # JSON characters per meta chunk document
+BULK_CHUNK = 500
+ALIAS_TTL = 1.0           # seconds a thread trusts its resolved alias
+DOC_FREQ_BATCH = 200
+EXACT_STORIES = 50_000    # up to this many matches, total_stories is counted exactly
+
+
+def _client(settings: Mapping[str, Any]):
+    from opensearchpy import OpenSearch
+
+    urls = [u.strip() for u in str(settings.get("OPENSEARCH_URL") or "").split(",") if u.strip()]
+    if not urls:
+        raise UsageError("engine opensearch needs SEARCHSVC_OPENSEARCH_URL (comma-separated "
+                         "node URLs, e.g. http://127.0.0.1:9200)")
+    kwargs: dict[str, Any] = {
+        # Every node is given: a refused connection is retried on the next one and the dead
+        # node skipped for dead_timeout seconds (tools/opensearch/README.md measured it).
+        "hosts": urls, "timeout": 30, "max_retries": 3, "retry_on_timeout": True,
+        "retry_on_status": (502, 503, 504), "dead_timeout": 30,
+    }
+    if settings.get("OPENSEARCH_USER"):
+        kwargs["http_auth"] = (settings["OPENSEARCH_USER"],
+                               settings.get("OPENSEARCH_PASSWORD") or "")
+    if settings.get("OPENSEARCH_CA"):
+        kwargs["ca_certs"] = settings["OPENSEARCH_CA"]
+        kwargs["verify_certs"] = True
+    return OpenSearch(**kwargs)
+
+
+def _unavailable(exc: Exception) -> ServiceError:
+    return EngineUnavailable(f"the OpenSearch cluster cannot be reached ({type(exc).__name__}: "
+                             f"{str(exc)[:200]}); searches and builds fail until it is back")
+
+
+def _call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """A cluster call with its failures as the service's errors."""
+    from opensearchpy import exceptions as ose
+
+    try:
+        return fn(*args, **kwargs)
+    except (ose.ConnectionError, ose.ConnectionTimeout) as exc:
+        raise _unavailable(exc) from None
+    except ose.TransportError as exc:
+        text = json.dumps(exc.info)[:2000] if exc.info else str(exc)
+        if "too_many_clauses" in text or "maxClauseCount" in text or "too_many_nested" in text:
+            raise QueryTooExpensive("the query's wildcards or fuzzy terms expand to too many "
+                                    "terms; make them more specific") from None
+        if exc.status_code == 404 and "index_not_found" in text:
+            raise IndexUnavailable("no index has been built on the OpenSearch cluster yet") \
+                from None
+        if exc.status_code == 400:
+            raise InvalidQuery(f"OpenSearch could not run this query: {text[:300]}") from None
+        if isinstance(exc.status_code, int) and exc.status_code >= 500 or \
+                exc.status_code == "N/A":
+            raise _unavailable(exc) from None
+        raise
+
+
+class _Meta:
+    """Build records, manifests and vocabularies of the generations, in ``<alias>-meta``."""
+
+    def __init__(self, client, alias: str):
+        self.client = client
+        self.index = f"{alias}-meta"
+
+    def ensure(self) -> None:
+        if not _call(self.client.indices.exists, index=self.index):
+            try:
+                _call(self.client.indices.create, index=self.index,
+                      body={"settings": {"number_of_shards": 1, "number_of_replicas": 1},
+                            "mappings": mapping.META_MAPPINGS})
+            except Exception as exc:  # created meanwhile by another writer
+                if "resource_already_exists" not in str(exc):
+                    raise
+            _call(self.client.cluster.health, index=self.index, wait_for_status="yellow",
+                  params={"timeout": "30s"}, request_timeout=40)
+
+    def head(self, generation: str) -> dict | None:
+        from opensearchpy import exceptions as ose
+
+        try:
+            return _call(self.client.get, index=self.index, id=f"gen:{generation}")["_source"]
+        except (ose.NotFoundError, IndexUnavailable):
+            return None
+
+    def read(self, generation: str, part: str) -> Any:
+        head = self.head(generation)
+        if head is None or part not in head.get("parts", {}):
+            return {}
+        chunks = head["parts"][part]
+        version = head["version"]
+        docs = _call(self.client.mget, index=self.index, body={"ids": [
+            f"gen:{generation}:v{version}:{part}:{i}" for i in range(chunks)]})["docs"]
+        text = "".join(d["_source"]["data"] for d in docs if d.get("found"))
+        return json.loads(text) if text else {}
+
+    def write(self, generation: str, parts: dict[str, Any], record: dict | None = None) -> None:
+        """Write the named parts as a new version (readers keep the old one until the head
+        moves), then drop the old version's chunks."""
+        self.ensure()
+        head = self.head(generation) or {"kind": "generation", "index": generation,
+                                         "version": 0, "parts": {}, "record": {}}
+        old_version, old_parts = head["version"], dict(head["parts"])
+        version = old_version + 1
+        actions = []
+        for part, data in parts.items():
+            text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+            chunks = [text[i: i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)] or [""]
+            head["parts"][part] = len(chunks)
+            for i, chunk in enumerate(chunks):
+                actions.append({"_index": self.index, "_id":
+                                f"gen:{generation}:v{version}:{part}:{i}",
+                                "_source": {"kind": "chunk", "index": generation, "data": chunk}})
+        # Parts not rewritten are carried into the new version.
+        for part, chunks in old_parts.items():
+            if part not in parts:
+                for i in range(chunks):
+                    found = _call(self.client.get, index=self.index,
+                                  id=f"gen:{generation}:v{old_version}:{part}:{i}")
+                    actions.append({"_index": self.index, "_id":
+                                    f"gen:{generation}:v{version}:{part}:{i}",
+                                    "_source": found["_source"]})
+        _bulk(self.client, actions)
+        head["version"] = version
+        if record is not None:
+            head["record"] = record
+        head["updated"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        _call(self.client.index, index=self.index, id=f"gen:{generation}", body=head,
+              refresh="wait_for")
+        stale = [{"_op_type": "delete", "_index": self.index,
+                  "_id": f"gen:{generation}:v{old_version}:{part}:{i}"}
+                 for part, chunks in old_parts.items() for i in range(chunks)]
+        if stale:
+            _bulk(self.client, stale, ignore_missing=True)
+
+    def drop(self, generation: str) -> None:
+        _call(self.client.delete_by_query, index=self.index,
+              body={"query": {"term": {"index": generation}}}, params={"conflicts": "proceed"})
+
+
+def _bulk(client, actions: Iterable[dict], ignore_missing: bool = False) -> list[dict]:
+    """Bulk actions; returns the failed items (a missing document is not a failure for a
+    delete when ``ignore_missing``)."""
+    from opensearchpy import helpers
+
+    failed = []
+    try:
+        for ok, item in helpers.streaming_bulk(client, actions, chunk_size=BULK_CHUNK,
+                                               max_chunk_bytes=20 * 1024 * 1024,
+                                               raise_on_error=False, raise_on_exception=False,
+                                               max_retries=3, initial_backoff=0.5):
+            if not ok:
+                info = next(iter(item.values()))
+                if ignore_missing and info.get("status") == 404:
+                    continue
+                failed.append(info)
+    except Exception as exc:
+        from opensearchpy import exceptions as ose
+
+        if isinstance(exc, (ose.ConnectionError, ose.ConnectionTimeout)):
+            raise _unavailable(exc) from None
+        raise
+    return failed
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+class OpenSearchSnapshot:
+    engine_name = "opensearch"
+
+    def __init__(self, engine: OpenSearchEngine, index: str, head: dict | None):
+        self.engine = engine
+        self.client = engine.client
+        self.index = index
+        self.generation = index
+        self.head = head or {}
+        self.version = self.head.get("version", 0)
+        self._vocabulary: MemoryVocabulary | None = None
+        self._bounds: tuple[int, dt.date | None, dt.date | None] | None = None
+        self.opened = time.monotonic()
+
+    def close(self) -> None:
+        pass
+
+    def _stats(self) -> tuple[int, dt.date | None, dt.date | None]:
+        if self._bounds is None:
+            r = _call(self.client.search, index=self.index, body={
+                "size": 0, "track_total_hits": True,
+                "aggs": {"newest": {"max": {"field": "date"}},
+                         "oldest": {"min": {"field": "date"}}}})
+            aggs = r["aggregations"]
+
+            def day(agg: dict) -> dt.date | None:
+                text = agg.get("value_as_string")
+                return dt.date.fromisoformat(text[:10]) if text else None
+
+            self._bounds = (int(r["hits"]["total"]["value"]), day(aggs["newest"]),
+                            day(aggs["oldest"]))
+        return self._bounds
+
+    def search(self, request: EngineRequest) -> EngineResult:
+        documents, newest, oldest = self._stats() if (
+            request.first is not None or request.recency_days) else (0, None, None)
+        body, bonus = translate.body(request, documents=max(documents, 1), newest=newest,
+                                     oldest=oldest, max_terms=self.engine.max_terms)
+        response = _call(self.client.search, index=self.index, body=body,
+                         params={"search_type": "dfs_query_then_fetch"})
+        stories: dict[str, StoryInfo] = {}
+        if not request.collapse and response["hits"]["hits"] and request.limit > 0:
+            stories = self._stories(request, response["hits"]["hits"])
+        result = translate.result(response, request, bonus, stories)
+        if "total_stories" in result.approximate or result.total_stories > 1000:
+            if result.total <= EXACT_STORIES:
+                result.total_stories = self._count_stories(body)
+                result.approximate = tuple(a for a in result.approximate
+                                           if a != "total_stories")
+            elif "total_stories" not in result.approximate:
+                result.approximate += ("total_stories",)
+        return result
+
+    def _count_stories(self, body: dict) -> int:
+        """Distinct stories among the matches, exactly: a ``composite`` aggregation paged
+        through (the cardinality aggregation is a HyperLogLog estimate)."""
+        query = body["query"]
+        if "post_filter" in body:
+            query = {"bool": {"must": [query], "filter": [body["post_filter"]]}}
+        after = None
+        count = 0
+        while True:
+            composite: dict = {"size": 10_000, "sources": [{"s": {"terms": {"field": "story"}}}]}
+            if after:
+                composite["after"] = after
+            r = _call(self.client.search, index=self.index, body={
+                "size": 0, "query": query, "aggs": {"c": {"composite": composite}}})
+            agg = r["aggregations"]["c"]
+            count += len(agg["buckets"])
+            after = agg.get("after_key")
+            if not after or len(agg["buckets"]) < 10_000:
+                return count
+
+    def _stories(self, request: EngineRequest, hits: list[dict]) -> dict[str, StoryInfo]:
+        """Each hit's story within this search (its size and other members), in one
+        multi-search: the query and the filters, and the story's id."""
+        searches: list[dict] = []
+        ids = []
+        for h in hits:
+            story = (h.get("_source") or {}).get("story") or h["_id"]
+            filters = dict(request.filters)
+            filters["__story"] = Value("story", story)
+            sub = EngineRequest(query=request.query, filters=filters, sort="newest",
+                                limit=request.story_others + 1, collapse=False, fields=False)
+            body, _ = translate.body(sub, documents=1, newest=None, oldest=None,
+                                     max_terms=self.engine.max_terms)
+            body.pop("aggs", None)
+            body["_source"] = False
+            searches += [{"index": self.index}, body]
+            ids.append((h["_id"], story))
+        found = _call(self.client.msearch, body=searches)["responses"]
+        out = {}
+        for (hit_id, story), r in zip(ids, found, strict=True):
+            members = [m["_id"] for m in r.get("hits", {}).get("hits", [])]
+            out[hit_id] = StoryInfo(id=story, size=int(r["hits"]["total"]["value"]),
+                                    others=[m for m in members if m != hit_id]
+                                    [: request.story_others])
+        return out
+
+    def documents(self, ids: Sequence[str]) -> list[StoredArticle | None]:
+        if not ids:
+            return []
+        docs = _call(self.client.mget, index=self.index, body={"ids": list(ids)},
+                     params={"_source_includes": ",".join(translate.SOURCE_FIELDS)})["docs"]
+        return [translate.article(d["_source"]) if d.get("found") else None for d in docs]
+
+    def vocabulary(self) -> MemoryVocabulary:
+        if self._vocabulary is None:
+            cached = self.engine._vocabularies.get((self.index, self.version))
+            if cached is None:
+                meta = self.engine.meta
+                cached = MemoryVocabulary(meta.read(self.index, "vocabulary") or {},
+                                          meta.read(self.index, "phrases") or {})
+                self.engine._vocabularies = {(self.index, self.version): cached}
+            self._vocabulary = cached
+        return self._vocabulary
+
+    def doc_freq(self, terms: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        terms = list(terms)
+        for start in range(0, len(terms), DOC_FREQ_BATCH):
+            batch = terms[start: start + DOC_FREQ_BATCH]
+            searches: list[dict] = []
+            for t in batch:
+                searches += [{"index": self.index}, {"size": 0, "track_total_hits": True,
+                                                     "query": translate.filter_(Term(t))}]
+            for t, r in zip(batch, _call(self.client.msearch, body=searches)["responses"],
+                            strict=True):
+                out[t] = int(r["hits"]["total"]["value"])
+        return out
+
+    def info(self) -> SnapshotInfo:
+        documents, newest, oldest = self._stats()
+        undated = _call(self.client.count, index=self.index, body={
+            "query": {"bool": {"must_not": {"exists": {"field": "date"}}}}})["count"]
+        stats = _call(self.client.indices.stats, index=self.index, metric="store,segments")
+        total = stats["indices"][self.index]["total"]
+        return SnapshotInfo(
+            engine="opensearch", generation=self.generation, documents=documents,
+            date_min=oldest, date_max=newest, undated=int(undated),
+            size_bytes=int(total["store"]["size_in_bytes"]),
+            segments=int(total["segments"]["count"]), record=self.head.get("record", {}))
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+class OpenSearchWriter:
+    """A full build (a new index, made current by moving the alias) or an update (the served
+    index, changed in place when it is published)."""
+
+    def __init__(self, engine: OpenSearchEngine, index: str, fresh: bool):
+        self.engine = engine
+        self.client = engine.client
+        self.index = index
+        self.fresh = fresh
+        self.pending: list[dict] = []   # an update's writes, applied at publish
+        self.stories: dict[str, str] = {}
+        self.parts: dict[str, Any] = {}
+        self.failed: list[str] = []
+
+    def add_all(self, work: Sequence[object],
+                prepare: Callable[[object], Iterable[IndexedArticle | object]],
+                collector: Collector, procs: int = 1,
+                progress: Callable[[str, int, int], None] | None = None,
+                ready: Callable[[Collector], None] | None = None) -> Collector:
+        def actions() -> Iterable[dict]:
+            for n, item in enumerate(work, start=1):
+                for got in prepare(item):
+                    if isinstance(got, IndexedArticle):
+                        collector.add(got)
+                        yield {"_op_type": "index", "_index": self.index, "_id": got.id,
+                               "_source": mapping.document(got)}
+                    else:
+                        collector.problem(got)
+                if progress and n % 200 == 0:
+                    progress("index", n, len(work))
+
+        if self.fresh:
+            failed = _bulk(self.client, actions())
+            self._report(failed, collector)
+        else:
+            self.pending.extend(actions())
+        if ready:
+            ready(collector)
+        return collector
+
+    def _report(self, failed: list[dict], collector: Collector) -> None:
+        from searchsvc.ingest.readers import Problem
+
+        for info in failed:
+            reason = (info.get("error") or {}).get("reason") or str(info)[:200]
+            collector.problem(Problem(str(info.get("_id")), f"OpenSearch refused it: {reason}"))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ops = [{"_op_type": "delete", "_index": self.index, "_id": i} for i in ids]
+        if self.fresh:
+            _bulk(self.client, ops, ignore_missing=True)
+        else:
+            self.pending.extend(ops)
+
+    def set_stories(self, stories: dict[str, str]) -> None:
+        self.stories.update(stories)
+
+    def set_vocabulary(self, words: dict[str, int], phrases: dict[str, int]) -> None:
+        self.parts["vocabulary"] = words
+        self.parts["phrases"] = phrases
+
+    def publish(self, record: dict, manifest: dict) -> str:
+        failed = []
+        if self.pending:
+            failed = _bulk(self.client, self.pending, ignore_missing=True)
+        story_ops = [{"_op_type": "update", "_index": self.index, "_id": i,
+                      "doc": {"story": s}} for i, s in self.stories.items()]
+        failed += _bulk(self.client, story_ops, ignore_missing=True)
+        if failed:
+            raise BuildError(f"OpenSearch refused {len(failed)} change(s), e.g. "
+                             f"{json.dumps(failed[0])[:300]}; run the update again")
+        if self.fresh:
+            _call(self.client.indices.put_settings, index=self.index, body={"index": {
+                "refresh_interval": "1s",
+                "number_of_replicas": self.engine.replicas}})
+        _call(self.client.indices.refresh, index=self.index)
+        if self.fresh:
+            _call(self.client.cluster.health, index=self.index, wait_for_status="green",
+                  params={"timeout": "120s"}, request_timeout=130)
+        self.parts["manifest"] = manifest
+        self.engine.meta.write(self.index, self.parts, record)
+        if self.fresh:
+            self.engine._point_alias(self.index)
+            self.engine._drop_old()
+        self.engine._forget()
+        return self.index
+
+    def abort(self) -> None:
+        if self.fresh:
+            try:
+                self.client.indices.delete(index=self.index, ignore_unavailable=True)
+                self.engine.meta.drop(self.index)
+            except Exception:  # the cluster is gone: the index is removed with it anyway
+                pass
+        self.pending.clear()
+
+
+# -- the engine ------------------------------------------------------------------------------
+
+
+class OpenSearchEngine:
+    name = "opensearch"
+
+    def __init__(self, client, alias: str = "searchsvc", shards: int = 2, replicas: int = 1,
+                 max_terms: int = 1024):
+        self.client = client
+        self.alias = alias
+        self.shards = shards
+        self.replicas = replicas
+        self.max_terms = max_terms
+        self.meta = _Meta(client, alias)
+        self._local = threading.local()
+        self._vocabularies: dict = {}
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> OpenSearchEngine:
+        return cls(_client(settings), alias=str(settings.get("OPENSEARCH_INDEX") or "searchsvc"),
+                   shards=int(settings.get("OPENSEARCH_SHARDS") or 2),
+                   replicas=int(settings.get("OPENSEARCH_REPLICAS") or 1),
+                   max_terms=int(settings.get("MAX_TERMS") or 1024))
+
+    # -- the served index --------------------------------------------------------------------
+
+    def _current(self) -> str | None:
+        from opensearchpy import exceptions as ose
+
+        try:
+            found = _call(self.client.indices.get_alias, name=self.alias)
+        except ose.NotFoundError:
+            return None
+        except IndexUnavailable:
+            return None
+        names = sorted(found)
+        return names[-1] if names else None
+
+    def has_index(self) -> bool:
+        return self._current() is not None
+
+    def snapshot(self) -> OpenSearchSnapshot:
+        snap: OpenSearchSnapshot | None = getattr(self._local, "snapshot", None)
+        now = time.monotonic()
+        if snap is not None and now - snap.opened < ALIAS_TTL:
+            return snap
+        current = self._current()
+        if current is None:
+            raise IndexUnavailable(f"no index has been built for {self.alias!r} on the "
+                                   "OpenSearch cluster")
+        head = self.meta.head(current)
+        if snap is not None and snap.index == current and snap.version == (head or {}).get(
+                "version", 0):
+            snap.opened = now
+            return snap
+        fresh = OpenSearchSnapshot(self, current, head)
+        self._local.snapshot = fresh
+        return fresh
+
+    def _forget(self) -> None:
+        self._local.snapshot = None
+
+    def _point_alias(self, index: str) -> None:
+        current = self._current()
+        actions: list[dict] = [{"add": {"index": index, "alias": self.alias}}]
+        if current and current != index:
+            actions.insert(0, {"remove": {"index": current, "alias": self.alias}})
+        _call(self.client.indices.update_aliases, body={"actions": actions})
+
+    def _indices(self) -> list[str]:
+        from opensearchpy import exceptions as ose
+
+        try:
+            found = _call(self.client.indices.get, index=f"{self.alias}-g*",
+                          params={"expand_wildcards": "open"})
+        except ose.NotFoundError:
+            return []
+        return sorted(found)
+
+    def _drop_old(self) -> None:
+        current = self._current()
+        others = [i for i in self._indices() if i != current]
+        for old in others[:-KEEP_OLD]:
+            _call(self.client.indices.delete, index=old, ignore_unavailable=True)
+            self.meta.drop(old)
+
+    # -- writers -----------------------------------------------------------------------------
+
+    def full_writer(self) -> OpenSearchWriter:
+        self.meta.ensure()
+        index = f"{self.alias}-g{dt.datetime.now(dt.UTC):%Y%m%dt%H%M%S%f}"
+        settings = mapping.settings(self.shards, 0)
+        settings["index"]["refresh_interval"] = "-1"  # faster bulk; set back at publish
+        _call(self.client.indices.create, index=index,
+              body={"settings": settings, "mappings": mapping.mappings()})
+        return OpenSearchWriter(self, index, fresh=True)
+
+    def update_writer(self) -> OpenSearchWriter:
+        current = self._current()
+        if current is None:
+            raise BuildError("there is no index to update")
+        return OpenSearchWriter(self, current, fresh=False)
+
+    # -- generations -------------------------------------------------------------------------
+
+    def generations(self) -> list[GenerationInfo]:
+        current = self._current()
+        out = []
+        for index in self._indices():
+            record = (self.meta.head(index) or {}).get("record", {})
+            out.append(GenerationInfo(
+                id=index, built_at=record.get("built_at"),
+                documents=int(record.get("documents", 0)),
+                sources=list(record.get("sources", [])),
+                skipped=int((record.get("summary") or {}).get("skipped", 0)),
+                mode=str(record.get("mode", "full")), current=index == current))
+        return out
+
+    def rollback(self, generation: str | None = None) -> GenerationInfo:
+        kept = self.generations()
+        current = next((g for g in kept if g.current), None)
+        if generation is None:
+            older = [g for g in kept if current is None or g.id < current.id]
+            if not older:
+                raise BuildError("there is no earlier generation to roll back to")
+            target = older[-1]
+        else:
+            target = next((g for g in kept if g.id == generation), None)
+            if target is None:
+                raise UsageError(f"no generation {generation!r} for {self.alias!r}; see "
+                                 "`searchsvc generations`")
+        self._point_alias(target.id)
+        self._forget()
+        target.current = True
+        return target
+
+    def manifest(self) -> dict:
+        current = self._current()
+        found = self.meta.read(current, "manifest") if current else {}
+        return found if isinstance(found, dict) else {}
+
+    def close(self) -> None:
+        self._forget()
+
+    def drop_everything(self) -> None:
+        """Delete every index of this alias (tests)."""
+        for index in self._indices():
+            _call(self.client.indices.delete, index=index, ignore_unavailable=True)
+        _call(self.client.indices.delete, index=self.meta.index, ignore_unavailable=True)
+
+
+__all__ = ["Bool", "DateRange", "OpenSearchEngine"]

@@ -1,0 +1,630 @@
+"""The embedded engine: the port (``searchsvc.engine``) over Whoosh generations.
+
+:class:`WhooshEngine` hands each thread its own :class:`WhooshSnapshot` of the current
+generation (Whoosh searchers are not thread-safe) and reopens it when a writer has published a
+new one, so a server picks up builds, updates and rollbacks without a restart and without
+failing a request in flight. Opening a generation reads only the segments it has not seen
+(``columns.segment_data``), so a one-article update is searchable in milliseconds.
+
+:class:`WhooshWriter` makes a new generation: from nothing (a full build, written by forked
+workers, one segment each) or from the current one (hard links plus a new segment, deletions
+recorded in the table of contents).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import multiprocessing
+import os
+import queue
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from whoosh import index as whoosh_index
+from whoosh.reading import SegmentReader
+from whoosh.writing import SegmentWriter
+
+from searchsvc.engine import (
+    FACETS,
+    Collector,
+    EngineHit,
+    EngineRequest,
+    EngineResult,
+    GenerationInfo,
+    IndexedArticle,
+    Query,
+    SnapshotInfo,
+    StoredArticle,
+    StoryInfo,
+)
+from searchsvc.engines.whoosh import generations as gens
+from searchsvc.engines.whoosh.columns import Columns, segment_data
+from searchsvc.engines.whoosh.evaluate import Evaluator
+from searchsvc.engines.whoosh.postings import Postings
+from searchsvc.engines.whoosh.schema import build_schema
+from searchsvc.engines.whoosh.segments import FastSegmentWriter
+from searchsvc.errors import BuildError, IndexUnavailable, UsageError
+from searchsvc.vocabulary import MemoryVocabulary
+
+VOCABULARY = "vocabulary.json"
+PHRASES = "phrases.json"
+STORIES = "stories.json"
+PARALLEL_MIN_ARTICLES = 2000
+MERGE_FACTOR = 10  # segments of one size tier merged together (Lucene's tiered policy)
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+class WhooshSnapshot:
+    """One generation, opened for searching by one thread."""
+
+    engine_name = "whoosh"
+
+    def __init__(self, generation: Path, max_terms: int = 1024):
+        self.path = generation
+        self.generation = generation.name
+        self.ix = whoosh_index.open_dir(str(generation))
+        self.reader = self.ix.reader()
+        leaves = list(self.reader.leaf_readers()) if self.reader.doc_count_all() else []
+        parts = [(segment_data(seg), base) for seg, base in leaves]
+        n = self.reader.doc_count_all()
+        live = np.zeros(n, dtype=bool)
+        for seg, base in leaves:
+            if seg.has_deletions():
+                keep = np.ones(seg.doc_count_all(), dtype=bool)
+                keep[list(seg.deleted_docs())] = False
+                live[base: base + seg.doc_count_all()] = keep
+            else:
+                live[base: base + seg.doc_count_all()] = True
+        overrides = gens.read_json(generation / STORIES, {})
+        self.columns = Columns.assemble(parts, live, overrides if isinstance(overrides, dict)
+                                        else {})
+        self.postings = Postings(self.reader)
+        self.evaluator = Evaluator(self.columns, self.postings, max_terms)
+        self.record = gens.read_record(generation)
+        self._vocabulary: MemoryVocabulary | None = None
+        self._stories: tuple[np.ndarray, np.ndarray] | None = None
+        self._newest: int | None = None
+        self._oldest: int | None = None
+
+    def close(self) -> None:
+        self.reader.close()
+
+    @property
+    def doc_count(self) -> int:
+        return len(self.columns.docnum)
+
+    # -- search ------------------------------------------------------------------------------
+
+    def search(self, request: EngineRequest) -> EngineResult:
+        cols = self.columns
+        ev = self.evaluator
+        base, scores = ev.evaluate(request.query)
+        masks = {name: ev.mask(f) for name, f in request.filters.items()}
+        final = _all_but(base, masks, None)
+        total = int(final.sum())
+        stories = int(np.count_nonzero(np.bincount(cols.story_key[final], minlength=cols.n))) \
+            if total else 0
+        ranked = request.sort == "relevance" and request.query is not None
+        if ranked and request.recency_days:
+            scores = self._with_recency(scores, request.recency_days)
+        first = ev.mask(request.first) if ranked and request.first is not None else None
+        window = self._window(request, final, scores if ranked else None, first)
+        hits = []
+        docs = window.tolist()
+        stored = self._stored(docs) if request.fields else [None] * len(docs)
+        for d, art in zip(docs, stored, strict=True):
+            hits.append(EngineHit(
+                id=cols.ids[d], score=round(float(scores[d]), 4) if ranked else None,
+                article=art, story=self._story(d, final, request.story_others)))
+        facets = {}
+        for f in request.facets:
+            facets[f.name] = cols.facets[f.name].top(_all_but(base, masks, f.name), f.size,
+                                                     f.selected)
+        days = []
+        if request.days:
+            days = [(dt.date.fromordinal(o), c)
+                    for o, c in cols.day_counts(_all_but(base, masks, "date"))]
+        return EngineResult(total=total, total_stories=stories, hits=hits, facets=facets,
+                            days=days)
+
+    def _with_recency(self, scores: np.ndarray, half_life: float) -> np.ndarray:
+        """score × 0.5^(age / half-life), age in days before the newest article of the index
+        (an archive's "now"); undated articles count as the oldest."""
+        newest, oldest = self._date_bounds()
+        if newest is None:
+            return scores
+        dates = self.columns.date
+        age = np.where(dates >= 0, newest - dates, newest - oldest).astype(np.float64)
+        return (scores * np.power(0.5, age / half_life)).astype(np.float32)
+
+    def _date_bounds(self) -> tuple[int | None, int | None]:
+        if self._newest is None:
+            dated = self.columns.date[self.columns.live & self.columns.has_date]
+            if len(dated):
+                self._newest, self._oldest = int(dated.max()), int(dated.min())
+        return self._newest, self._oldest
+
+    def _window(self, request: EngineRequest, final: np.ndarray, scores: np.ndarray | None,
+                first: np.ndarray | None) -> np.ndarray:
+        """The documents of the requested page, in rank order (one per story if collapsed).
+
+        Only a prefix of the ranking is sorted: the best ``k`` candidates by a single key (ties
+        at the cut included), grown until the page is full after collapsing."""
+        docs = np.flatnonzero(final)
+        need = request.offset + request.limit
+        if not len(docs) or request.limit <= 0:
+            return np.zeros(0, np.int64)
+        dates = self.columns.date[docs]
+        if scores is not None:
+            sc = scores[docs].astype(np.float64)
+            tier = first[docs] if first is not None else np.zeros(len(docs), bool)
+            key = sc + np.where(tier, (sc.max() if len(sc) else 0) + 1.0, 0.0)
+            # Undated articles sort after dated ones, then by document order.
+            order_keys: tuple = (docs, -np.where(dates < 0, np.iinfo(np.int64).min // 2, dates),
+                                 -sc, ~tier)
+        else:
+            undated = np.iinfo(np.int64).max // 2
+            date_key = np.where(dates < 0, undated, dates if request.sort == "oldest"
+                                else -dates)
+            key = -date_key.astype(np.float64)
+            order_keys = (docs, date_key)
+        k = min(len(docs), max(need * 2, need + 64))
+        while True:
+            if k >= len(docs):
+                chosen = np.arange(len(docs))
+            else:
+                cut = np.partition(key, len(key) - k)[len(key) - k]
+                chosen = np.flatnonzero(key >= cut)
+            ordered = chosen[np.lexsort(tuple(a[chosen] for a in order_keys))]
+            ranked = docs[ordered]
+            if request.collapse:
+                ranked = self._collapse(ranked)
+            if len(ranked) >= need or len(chosen) >= len(docs):
+                return ranked[request.offset: need]
+            k *= 4
+
+    def _collapse(self, ranked: np.ndarray) -> np.ndarray:
+        """The best-ranked article of each story, in rank order."""
+        keys = self.columns.story_key[ranked]
+        _, first = np.unique(keys, return_index=True)
+        return ranked[np.sort(first)]
+
+    def _story_index(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._stories is None:
+            key = self.columns.story_key
+            order = np.argsort(key, kind="stable")
+            self._stories = (order, key[order])
+        return self._stories
+
+    def _story(self, d: int, final: np.ndarray, others: int) -> StoryInfo:
+        cols = self.columns
+        order, sorted_keys = self._story_index()
+        key = cols.story_key[d]
+        lo, hi = np.searchsorted(sorted_keys, [key, key + 1])
+        members = order[lo:hi]
+        members = members[final[members]]
+        members = members[np.lexsort((members, -cols.date[members]))]
+        return StoryInfo(id=cols.story_id[d], size=int(len(members)),
+                         others=[cols.ids[m] for m in members.tolist() if m != d][:others])
+
+    def _stored(self, docs: Sequence[int]) -> list[StoredArticle]:
+        cols = self.columns
+        out = []
+        for d in docs:
+            fields = self.reader.stored_fields(d)
+            facets = {name: cols.facets[name].values_of(d) for name in FACETS}
+            source = facets.pop("source")
+            ordinal = int(cols.date[d])
+            out.append(StoredArticle(
+                id=cols.ids[d], title=fields.get("title", ""), body=fields.get("body", ""),
+                date=dt.date.fromordinal(ordinal) if ordinal > 0 else None,
+                url=fields.get("url"), source=source[0] if source else None,
+                story=cols.story_id[d], **facets))
+        return out
+
+    def documents(self, ids: Sequence[str]) -> list[StoredArticle | None]:
+        found = [self.columns.docnum.get(i) for i in ids]
+        stored = iter(self._stored([d for d in found if d is not None]))
+        return [next(stored) if d is not None else None for d in found]
+
+    def vocabulary(self) -> MemoryVocabulary:
+        if self._vocabulary is None:
+            words = gens.read_json(self.path / VOCABULARY, {})
+            phrases = gens.read_json(self.path / PHRASES, {})
+            self._vocabulary = MemoryVocabulary(words if isinstance(words, dict) else {},
+                                                phrases if isinstance(phrases, dict) else {})
+        return self._vocabulary
+
+    def doc_freq(self, terms: Sequence[str]) -> dict[str, int]:
+        out = {}
+        live = self.columns.live
+        for t in terms:
+            ids = np.union1d(self.postings.get("title", t)[0], self.postings.get("body", t)[0])
+            out[t] = int(np.count_nonzero(live[ids])) if len(ids) else 0
+        return out
+
+    def info(self) -> SnapshotInfo:
+        cols = self.columns
+        dated = cols.date[cols.live & cols.has_date]
+        size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        return SnapshotInfo(
+            engine="whoosh", generation=self.generation, documents=self.doc_count,
+            date_min=dt.date.fromordinal(int(dated.min())) if len(dated) else None,
+            date_max=dt.date.fromordinal(int(dated.max())) if len(dated) else None,
+            undated=int(np.count_nonzero(cols.live & ~cols.has_date)),
+            size_bytes=size, segments=len(list(self.reader.leaf_readers()))
+            if self.reader.doc_count_all() else 0,
+            record=self.record)
+
+    # -- what the ingest needs to know -------------------------------------------------------
+
+    def catalog(self) -> dict[str, tuple[str, str]]:
+        """id → (content hash, origin) of every live article."""
+        cols = self.columns
+        return {cols.ids[d]: (cols.hashes[d], cols.origins[d]) for d in cols.docnum.values()}
+
+
+def _all_but(base: np.ndarray, masks: dict[str, np.ndarray], skip: str | None) -> np.ndarray:
+    out = base.copy()
+    for name, mask in masks.items():
+        if name != skip:
+            out &= mask
+    return out
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+class WhooshWriter:
+    """A new generation in ``gen-….tmp``: empty (full build) or linked from ``base``."""
+
+    def __init__(self, index_dir: Path, base: Path | None):
+        self.index_dir = index_dir
+        self.base = base
+        try:
+            self.tmp = gens.new_generation_dir(index_dir)
+            if base is not None:
+                gens.link_copy(base, self.tmp)
+                self.ix = whoosh_index.open_dir(str(self.tmp))
+            else:
+                self.ix = whoosh_index.create_in(str(self.tmp), build_schema())
+        except OSError as exc:
+            raise BuildError(f"cannot write a new generation in {index_dir}: "
+                             f"{gens.describe_os_error(exc)}") from None
+        self.segments = list(self.ix._segments())
+        overrides = gens.read_json(self.tmp / STORIES, {}) if base is not None else {}
+        self.stories: dict[str, str] = overrides if isinstance(overrides, dict) else {}
+        self.new_ids: set[str] = set()
+
+    # Segments are listed in the table of contents only at publish: a killed writer leaves a
+    # .tmp folder, nothing the served generation refers to.
+
+    def add_all(self, work: Sequence[object],
+                prepare: Callable[[object], Iterable[IndexedArticle | object]],
+                collector: Collector, procs: int = 1,
+                progress: Callable[[str, int, int], None] | None = None,
+                ready: Callable[[Collector], None] | None = None) -> Collector:
+        if procs > 1 and len(work) >= PARALLEL_MIN_ARTICLES:
+            segments, collector = _write_parallel(self.tmp, work, prepare, collector, procs,
+                                                  progress, ready)
+        else:
+            writer = FastSegmentWriter(self.ix)
+            for n, item in enumerate(work, start=1):
+                for got in prepare(item):
+                    if isinstance(got, IndexedArticle):
+                        writer.add_article(got)
+                        collector.add(got)
+                    else:
+                        collector.problem(got)
+                if progress and n % 200 == 0:
+                    progress("index", n, len(work))
+            if ready:
+                ready(collector)
+            segments = [writer._finalize_segment()] if writer.docnum else []
+            if not writer.docnum:
+                writer._close_segment()
+        self.segments.extend(segments)
+        return collector
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Mark the given articles deleted in every segment written so far."""
+        wanted = set(ids)
+        if not wanted:
+            return
+        for segment in self.segments:
+            reader = SegmentReader(self.ix.storage, self.ix.schema, segment)
+            try:
+                data = segment_data(reader)
+                for local, article_id in enumerate(data.ids):
+                    if article_id in wanted and not segment.is_deleted(local):
+                        segment.delete_document(local)
+            finally:
+                reader.close()
+        for article_id in wanted:
+            self.stories.pop(article_id, None)
+
+    def set_stories(self, stories: dict[str, str]) -> None:
+        for article_id, story in stories.items():
+            if story == article_id:
+                self.stories.pop(article_id, None)
+            else:
+                self.stories[article_id] = story
+
+    def set_vocabulary(self, words: dict[str, int], phrases: dict[str, int]) -> None:
+        gens.write_json(self.tmp / VOCABULARY, {w: n for w, n in words.items() if n > 0})
+        gens.write_json(self.tmp / PHRASES, {p: n for p, n in phrases.items() if n > 0})
+
+    def publish(self, record: dict, manifest: dict) -> str:
+        try:
+            self._merge_small()
+            self._commit()
+            gens.write_json(self.tmp / STORIES, self.stories)
+            gens.write_json(self.tmp / gens.MANIFEST, manifest)
+            final = gens.publish(self.index_dir, self.tmp, record)
+        except OSError as exc:
+            self.abort()
+            raise BuildError(f"build failed, index unchanged: "
+                             f"{gens.describe_os_error(exc)}") from exc
+        gens.clean_stale(self.index_dir)
+        return final.name
+
+    def _commit(self) -> None:
+        writer = SegmentWriter(self.ix)
+        writer._close_segment()
+        writer._commit_toc([s for s in self.segments if s.doc_count() > 0]
+                           or self.segments[:1])
+        writer._finish()
+
+    def _merge_small(self) -> None:
+        """Lucene's tiered policy, simply: when :data:`MERGE_FACTOR` segments of one size tier
+        (live documents 1–9, 10–99, …) exist, their live documents are rewritten as one
+        segment of the next tier. Bounded work per update; large segments are left alone."""
+        tiers: dict[int, list] = {}
+        for segment in self.segments:
+            live = segment.doc_count()
+            if live:
+                tiers.setdefault(len(str(live)), []).append(segment)
+        for tier in sorted(tiers):
+            group = tiers[tier]
+            if len(group) < MERGE_FACTOR or tier > 4:
+                continue
+            writer = FastSegmentWriter(self.ix)
+            for segment in group:
+                reader = SegmentReader(self.ix.storage, self.ix.schema, segment)
+                try:
+                    for local, fields in reader.iter_docs():
+                        writer.add_document(**_refields(reader, local, fields))
+                finally:
+                    reader.close()
+            merged = writer._finalize_segment()
+            self.segments = [s for s in self.segments if s not in group] + [merged]
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _refields(reader, local: int, stored: dict) -> dict:
+    """A document of a segment as ``add_document`` fields again (for merging)."""
+    from searchsvc.engines.whoosh.schema import decode_meta
+
+    raw = reader.column_reader("meta")[local]
+    meta = decode_meta(raw)
+    fields = dict(stored)
+    fields["meta"] = raw
+    for i, name in enumerate(FACETS):
+        fields[name] = meta["f"][i]
+    if meta.get("d"):
+        fields["date"] = dt.datetime.combine(dt.date.fromordinal(meta["d"]), dt.time())
+    return fields
+
+
+# Work for the forked workers: set just before fork, inherited copy-on-write.
+_WORK: tuple = ()
+
+
+def _detach_from_parent(parent: int) -> None:
+    """In a forked worker: let the build lock go with the parent, and die with it."""
+    from searchsvc.ingest.locks import release_inherited
+
+    release_inherited()
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: the kernel kills us with the parent
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
+def _write_slice(gen_dir: str, start: int, step: int, counter, results, parent: int) -> None:
+    _detach_from_parent(parent)
+    # A worker allocates millions of small tuples and frees none until it exits: the cyclic
+    # collector would rescan them over and over, and find no garbage.
+    gc.disable()
+    work, prepare, collector = _WORK
+    try:
+        ix = whoosh_index.open_dir(gen_dir)
+        writer = FastSegmentWriter(ix)
+        for n, item in enumerate(work[start::step], start=1):
+            for got in prepare(item):
+                if isinstance(got, IndexedArticle):
+                    writer.add_article(got)
+                    collector.add(got)
+                else:
+                    collector.problem(got)
+            if n % 200 == 0:
+                with counter.get_lock():
+                    counter.value += 200
+        # The collector goes first: the parent clusters stories while workers write segments.
+        results.put(("collected", start, collector))
+        segment = writer._finalize_segment() if writer.docnum else None
+        results.put(("ok", start, segment))
+        results.close()
+        results.join_thread()
+        os._exit(0)  # the result is sent; freeing the posting pool object by object is waste
+    except BaseException as exc:  # reported to the parent, which fails the build
+        if isinstance(exc, OSError):
+            reason = f"build failed, index unchanged: {gens.describe_os_error(exc)}"
+        else:
+            reason = f"an indexing worker failed: {type(exc).__name__}: {exc}"
+        results.put(("error", start, reason))
+        results.close()
+        results.join_thread()
+        os._exit(1)  # the parent reports it; no worker traceback on the terminal
+
+
+def _write_parallel(gen_dir: Path, work: Sequence[object], prepare, collector: Collector,
+                    procs: int, progress, ready) -> tuple[list, Collector]:
+    global _WORK
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("i", 0)
+    results = ctx.Queue()
+    _WORK = (work, prepare, collector)
+    collected: dict[int, Collector] = {}
+    finished: dict[int, object] = {}
+    try:
+        workers = [ctx.Process(target=_write_slice,
+                               args=(str(gen_dir), i, procs, counter, results, os.getpid()),
+                               daemon=True) for i in range(procs)]
+        for w in workers:
+            w.start()
+        while len(finished) < procs:
+            try:
+                status, worker, payload = results.get(timeout=0.2)
+            except queue.Empty:
+                if progress:
+                    progress("index", min(counter.value, len(work)), len(work))
+                if any(w.exitcode not in (None, 0) for w in workers) and results.empty():
+                    raise BuildError("an indexing worker died") from None
+                continue
+            if status == "error":
+                raise BuildError(payload)
+            if status == "collected":
+                collected[worker] = payload
+                if len(collected) == procs:
+                    # In worker order, so every build numbers and merges alike.
+                    for i in sorted(collected):
+                        collector.merge(collected[i])
+                    if progress:
+                        progress("write", len(work), len(work))
+                    if ready:
+                        ready(collector)
+            else:
+                finished[worker] = payload
+        for w in workers:
+            w.join()
+    finally:
+        _WORK = ()
+    # Segments in worker order: the same documents get the same numbers in every build.
+    return [finished[i] for i in sorted(finished) if finished[i] is not None], collector
+
+
+# -- the engine ------------------------------------------------------------------------------
+
+
+class WhooshEngine:
+    """Thread-local snapshots of the current generation of an index directory."""
+
+    name = "whoosh"
+
+    def __init__(self, index_dir: Path | str, max_terms: int = 1024):
+        self.index_dir = Path(index_dir)
+        self.max_terms = max_terms
+        self._local = threading.local()
+
+    def has_index(self) -> bool:
+        return gens.current_generation(self.index_dir) is not None
+
+    def snapshot(self) -> WhooshSnapshot:
+        target = gens.current_name(self.index_dir)
+        snap: WhooshSnapshot | None = getattr(self._local, "snapshot", None)
+        if snap is not None and snap.generation == target:
+            return snap
+        generation = gens.current_generation(self.index_dir)
+        if generation is None:
+            if snap is not None:
+                return snap  # keep serving what we have; the directory is being replaced
+            raise IndexUnavailable(f"no index has been built in {self.index_dir}")
+        try:
+            fresh = WhooshSnapshot(generation, self.max_terms)
+        except Exception as exc:
+            if snap is not None:
+                return snap
+            raise IndexUnavailable(f"the index in {generation} cannot be opened: {exc}") \
+                from exc
+        if snap is not None:
+            snap.close()
+        self._local.snapshot = fresh
+        return fresh
+
+    def full_writer(self) -> WhooshWriter:
+        self._prepare_dir()
+        return WhooshWriter(self.index_dir, None)
+
+    def update_writer(self) -> WhooshWriter:
+        self._prepare_dir()
+        current = gens.current_generation(self.index_dir)
+        return WhooshWriter(self.index_dir, current)
+
+    def _prepare_dir(self) -> None:
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BuildError(f"cannot use {self.index_dir} as an index directory: "
+                             f"{gens.describe_os_error(exc)}") from None
+        gens.clean_stale(self.index_dir)
+
+    def generations(self) -> list[GenerationInfo]:
+        current = gens.current_name(self.index_dir)
+        out = []
+        for path in gens.generations(self.index_dir):
+            record = gens.read_record(path)
+            out.append(GenerationInfo(
+                id=path.name, built_at=record.get("built_at"),
+                documents=int(record.get("documents", 0)),
+                sources=list(record.get("sources", [])),
+                skipped=int(record.get("summary", {}).get("skipped", record.get("skipped", 0))),
+                mode=str(record.get("mode", "full")), current=path.name == current))
+        return out
+
+    def rollback(self, generation: str | None = None) -> GenerationInfo:
+        kept = self.generations()
+        current = next((g for g in kept if g.current), None)
+        if generation is None:
+            older = [g for g in kept if current is None or g.id < current.id]
+            if not older:
+                raise BuildError("there is no earlier generation to roll back to")
+            target = older[-1]
+        else:
+            target = next((g for g in kept if g.id == generation), None)
+            if target is None:
+                raise UsageError(f"no generation {generation!r} in {self.index_dir}; "
+                                 "see `searchsvc generations`")
+        gens.swap(self.index_dir, self.index_dir / target.id)
+        target.current = True
+        return target
+
+    def manifest(self) -> dict:
+        current = gens.current_generation(self.index_dir)
+        found = gens.read_json(current / gens.MANIFEST, {}) if current else {}
+        return found if isinstance(found, dict) else {}
+
+    def close(self) -> None:
+        """Close this thread's searcher (tests, and servers shutting down)."""
+        snap = getattr(self._local, "snapshot", None)
+        if snap is not None:
+            snap.close()
+            self._local.snapshot = None
+
+
+def filter_mask(snapshot: WhooshSnapshot, q: Query) -> np.ndarray:
+    return snapshot.evaluator.mask(q)

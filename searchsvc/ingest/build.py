@@ -1,0 +1,557 @@
+"""Builds: lock → plan → diff → enrich → the engine's writer → publish → report.
+
+**A full build** plans the whole sources (JSONL parsed here, text files read by the engine's
+writer processes), lets the engine write a new generation while stories are clustered, then —
+holding the write lock only for this last step — catches up with whatever changed in the
+sources while it ran (an article ingested over HTTP meanwhile is in the new generation), checks
+the safety rail and publishes. The rail: a full build that would leave the served index with no
+articles, or with fewer than half of them, changes nothing and fails unless ``allow_shrink``.
+
+**An update** compares the sources with the manifest of the served generation: files with the
+same size, modification time and inode are not read again; changed and new files are parsed,
+and only articles whose content hash changed are written, as one new segment. New articles join
+a story incrementally; words are counted in and out of the spelling vocabulary. An update that
+finds nothing to change publishes nothing.
+
+Every build leaves a record (``records``); its report says what it indexed, updated, removed,
+skipped (with reasons) and how long it took.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from searchsvc.analysis import spelling_words
+from searchsvc.engine import Engine, IndexedArticle
+from searchsvc.errors import BuildError, ShrinkRefused, UsageError
+from searchsvc.ingest import records
+from searchsvc.ingest.locks import BUILD_LOCK, WRITE_LOCK, Lock
+from searchsvc.ingest.prepare import (
+    Gathered,
+    Work,
+    file_of,
+    frequent_phrases,
+    headline_phrases,
+    index_article,
+    origin_of,
+    prepare,
+)
+from searchsvc.ingest.readers import Article, Problem
+from searchsvc.ingest.sources import SourceFile, duplicate, iter_files, read_file
+from searchsvc.ingest.stories import cluster
+from searchsvc.ingest.story_updates import assign_stories, hand_on_stories
+
+Progress = Callable[[str, int, int], None]
+WRITE_WAIT = 120.0  # seconds an update waits for another to publish
+MANIFEST_VERSION = 1
+
+
+@dataclass
+class BuildReport:
+    mode: str
+    indexed: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+    generation: str | None = None
+    documents: int = 0
+    build_id: str | None = None
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> list[Problem]:
+        return [p for p in self.problems if p.skipped]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.skipped]
+
+    def summary(self) -> dict:
+        return {"mode": self.mode, "indexed": self.indexed, "updated": self.updated,
+                "removed": self.removed, "unchanged": self.unchanged,
+                "skipped": len(self.skipped), "warnings": len(self.warnings),
+                "documents": self.documents, "seconds": round(self.seconds, 3),
+                "generation": self.generation}
+
+    def problem_list(self) -> list[dict]:
+        return [{"path": p.path, "line": p.line, "reason": p.reason, "skipped": p.skipped}
+                for p in self.problems]
+
+    def to_dict(self) -> dict:
+        out = self.summary()
+        out["skipped"] = [{"path": p.path, "line": p.line, "reason": p.reason}
+                          for p in self.skipped]
+        out["warnings"] = [{"path": p.path, "line": p.line, "reason": p.reason}
+                           for p in self.warnings]
+        return out
+
+
+# -- planning --------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    work: list[Work]
+    problems: list[Problem]
+    files: dict[str, SourceFile]                  # every article file seen, by manifest key
+    file_ids: dict[str, dict[str, str | None]]    # file → every id it holds (hash if known)
+
+
+def plan(sources: Iterable[Path], max_bytes: int) -> Plan:
+    """What a full build will index, without reading text files yet (the writer's processes
+    read them). JSONL files are parsed here (one fast pass; their ids are inside). Text-file
+    ids come from paths, so duplicate ids are resolved now: the later source wins."""
+    items: dict[str, Work] = {}
+    problems: list[Problem] = []
+    files: dict[str, SourceFile] = {}
+    file_ids: dict[str, dict[str, str | None]] = {}
+    for source in sources:
+        for found in iter_files(Path(source)):
+            if isinstance(found, Problem):
+                problems.append(found)
+                continue
+            files[found.key] = found
+            ids = file_ids.setdefault(found.key, {})
+            if found.kind == "text":
+                from searchsvc.ingest.sources import text_id
+
+                key = text_id(found.path, found.root)
+                ids[key] = None
+                entries: list[tuple[str, Work]] = [(key, Work(found))]
+            else:
+                entries = []
+                for got in read_file(found, max_bytes):
+                    if isinstance(got, Problem):
+                        problems.append(got)
+                    else:
+                        ids[got.id] = got.content_hash
+                        entries.append((got.id, Work(found, got)))
+            for key, work in entries:
+                earlier = items.get(key)
+                if earlier is not None and work.article is None:
+                    # A duplicate text file: read it now, so a bad one cannot displace a good
+                    # article with the same id.
+                    parsed = list(read_file(work.file, max_bytes))
+                    problems.extend(p for p in parsed if isinstance(p, Problem))
+                    good = [a for a in parsed if isinstance(a, Article)]
+                    if not good:
+                        continue
+                    work = Work(work.file, good[0])
+                    ids[key] = good[0].content_hash
+                if earlier is not None:
+                    items.pop(key)
+                    problems.append(duplicate(_where(work), key, _where(earlier)))
+                items[key] = work
+    return Plan(list(items.values()), problems, files, file_ids)
+
+
+def _where(work: Work) -> str:
+    return work.article.path if work.article is not None else str(work.file.path)
+
+
+def _check_sources(sources: Sequence[Path]) -> None:
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        # A mistyped path must not replace the served index with an empty one.
+        raise UsageError(f"no such source: {', '.join(missing)}; index unchanged")
+    if not sources:
+        raise UsageError("no source given, and the index records none; name a folder or file")
+
+
+def _check_strict(strict: bool, problems: list[Problem]) -> None:
+    skipped = [p for p in problems if p.skipped]
+    if strict and skipped:
+        raise BuildError(f"--strict: {len(skipped)} file(s) skipped, index unchanged:\n"
+                         + "\n".join(f"  {p}" for p in skipped[:50]))
+
+
+def _served_documents(engine: Engine) -> int:
+    if not engine.has_index():
+        return 0
+    try:
+        return engine.snapshot().info().documents
+    except Exception:
+        return 0
+
+
+def _check_shrink(before: int, after: int, allow_shrink: bool, skipped: int) -> None:
+    if allow_shrink or before == 0:
+        return
+    if after == 0:
+        why = f" ({skipped} file(s) skipped)" if skipped else ""
+        raise ShrinkRefused(
+            f"this build found no articles{why}; the served index has {before:,}. Nothing was "
+            "changed. Check the source, or pass --allow-shrink to replace it anyway")
+    if after < before / 2:
+        raise ShrinkRefused(
+            f"this build has {after:,} articles, fewer than half of the {before:,} the served "
+            "index has. Nothing was changed. Check the source, or pass --allow-shrink to "
+            "replace it anyway")
+
+
+# -- manifests -------------------------------------------------------------------------------
+
+
+def _manifest(sources: Sequence[Path], files: dict[str, SourceFile],
+              file_ids: dict[str, dict[str, str | None]],
+              indexed: dict[str, dict[str, str]], carried: dict[str, dict] | None = None,
+              order: Sequence[str] | None = None) -> dict:
+    out = {}
+    for key in order if order is not None else files:
+        if carried and key in carried:
+            out[key] = carried[key]
+            continue
+        found = files[key]
+        ids = {i: h for i, h in file_ids.get(key, {}).items() if h is not None}
+        ids.update(indexed.get(key, {}))
+        out[key] = {"kind": found.kind, "state": found.state.to_json(), "ids": ids}
+    return {"version": MANIFEST_VERSION, "sources": [str(Path(s).absolute()) for s in sources],
+            "files": out}
+
+
+@dataclass
+class Changes:
+    """What differs between a manifest and the sources now."""
+
+    add: list[IndexedArticle | Article] = field(default_factory=list)
+    change: list[Article] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    files: dict[str, SourceFile] = field(default_factory=dict)
+    file_ids: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)  # id → origin of added/changed
+    carried: dict[str, dict] = field(default_factory=dict)  # manifest entries not looked at
+    order: list[str] = field(default_factory=list)  # every file, in source order
+
+    @property
+    def empty(self) -> bool:
+        return not (self.add or self.change or self.delete)
+
+
+def _walk(sources: Sequence[Path], paths: Sequence[Path] | None, old_files: dict,
+          ) -> Iterable[SourceFile | Problem | str]:
+    """The files to compare: every file of the sources, or — when the caller knows what it
+    changed (an ingest) — the manifest's files as they were (their keys) plus ``paths``."""
+    if paths is None:
+        for source in sources:
+            yield from iter_files(Path(source))
+        return
+    wanted = {str(Path(p).absolute()) for p in paths}
+    roots = [Path(s).absolute() for s in sources]
+    for key in old_files:
+        if key not in wanted:
+            yield key
+    for p in paths:
+        path = Path(p).absolute()
+        if not path.exists():
+            continue
+        root = next((r for r in roots if path.is_relative_to(r)), path.parent)
+        yield from (f if isinstance(f, Problem) else SourceFile(f.path, root, f.kind, f.state)
+                    for f in iter_files(path))
+
+
+def diff(manifest: dict, sources: Sequence[Path], max_bytes: int,
+         paths: Sequence[Path] | None = None) -> Changes:
+    """Compare ``manifest`` with the sources: unchanged files are not read."""
+    old_files: dict = manifest.get("files", {})
+    changes = Changes()
+    parsed: dict[str, list[Article]] = {}
+    order: list[str] = []
+    for found in _walk(sources, paths, old_files):
+        if isinstance(found, str):  # a file the caller did not change
+            order.append(found)
+            changes.carried[found] = old_files[found]
+            changes.file_ids[found] = dict(old_files[found].get("ids", {}))
+            continue
+        if isinstance(found, Problem):
+            changes.problems.append(found)
+            continue
+        order.append(found.key)
+        changes.files[found.key] = found
+        old = old_files.get(found.key)
+        if old is not None and old.get("state") == found.state.to_json():
+            changes.file_ids[found.key] = dict(old.get("ids", {}))
+            continue
+        articles = []
+        for got in read_file(found, max_bytes):
+            if isinstance(got, Problem):
+                changes.problems.append(got)
+            else:
+                articles.append(got)
+        parsed[found.key] = articles
+        changes.file_ids[found.key] = {a.id: a.content_hash for a in articles}
+    old_winner = _winners(list(old_files), old_files)
+    new_winner = _winners(order, {k: {"ids": v} for k, v in changes.file_ids.items()})
+    for article_id, (key, content_hash) in new_winner.items():
+        before = old_winner.get(article_id)
+        if before is not None and before[1] == content_hash:
+            changes.unchanged += 1
+            continue
+        if key not in changes.files:  # a file not looked at: nothing of it changed
+            changes.unchanged += 1
+            continue
+        article = _article_from(parsed, changes.files[key], article_id, max_bytes)
+        if article is None:
+            continue
+        changes.origins[article_id] = origin_of(article, changes.files[key])
+        if before is None:
+            changes.add.append(article)
+        else:
+            changes.change.append(article)
+    changes.delete = [i for i in old_winner if i not in new_winner]
+    changes.order = order
+    for article_id, (key, _hash) in new_winner.items():
+        if old_winner.get(article_id, (key,))[0] != key and article_id in changes.origins:
+            changes.problems.append(duplicate(key, article_id, old_winner[article_id][0]))
+    return changes
+
+
+def _winners(order: list[str], files: dict) -> dict[str, tuple[str, str | None]]:
+    """id → (file, content hash) of the article each id is indexed from: the last file, in
+    source order, that holds it."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for key in order:
+        for article_id, content_hash in files.get(key, {}).get("ids", {}).items():
+            out[article_id] = (key, content_hash)
+    return out
+
+
+def _article_from(parsed: dict[str, list[Article]], found: SourceFile, article_id: str,
+                  max_bytes: int) -> Article | None:
+    articles = parsed.get(found.key)
+    if articles is None:  # an unchanged file that now wins a duplicate id
+        articles = parsed[found.key] = [a for a in read_file(found, max_bytes)
+                                        if isinstance(a, Article)]
+    return next((a for a in reversed(articles) if a.id == article_id), None)
+
+
+# -- full builds -----------------------------------------------------------------------------
+
+
+def full_build(engine: Engine, index_dir: Path | str, sources: Sequence[Path | str], *,
+               strict: bool = False, allow_shrink: bool = False,
+               max_bytes: int = 10 * 1024 * 1024, procs: int = 2,
+               progress: Progress | None = None, build_id: str | None = None) -> BuildReport:
+    index_dir = Path(index_dir)
+    srcs = [Path(s) for s in sources]
+    _check_sources(srcs)
+    started = time.perf_counter()
+    report = BuildReport(mode="full", sources=[str(s) for s in srcs])
+    with Lock(index_dir, BUILD_LOCK, what="another full build"):
+        record = records.start(index_dir, build_id, "full", report.sources)
+        report.build_id = record["id"]
+        try:
+            _full(engine, index_dir, srcs, report, strict=strict, allow_shrink=allow_shrink,
+                  max_bytes=max_bytes, procs=procs, progress=progress, started=started)
+        except BaseException as exc:
+            report.seconds = time.perf_counter() - started
+            records.finish(index_dir, record, summary=report.summary(),
+                           problems=report.problem_list(), generation=None,
+                           error=str(getattr(exc, "detail", exc)) or type(exc).__name__)
+            raise
+        records.finish(index_dir, record, summary=report.summary(),
+                       problems=report.problem_list(), generation=report.generation)
+    return report
+
+
+def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport, *,
+          strict: bool, allow_shrink: bool, max_bytes: int, procs: int,
+          progress: Progress | None, started: float) -> None:
+    planned = plan(srcs, max_bytes)
+    report.problems = list(planned.problems)
+    _check_strict(strict, report.problems)
+    writer = engine.full_writer()
+    try:
+        gathered = Gathered()
+        stories: dict[str, str] = {}
+
+        def clustered(collected: Gathered) -> None:  # while the engine writes segments
+            if progress:
+                progress("stories", collected.documents, collected.documents)
+            stories.update(cluster(collected.terms))
+
+        writer.add_all(planned.work, functools.partial(prepare, max_bytes=max_bytes),
+                       gathered, procs, progress, clustered)
+        report.problems.extend(gathered.problems)
+        report.indexed = gathered.documents
+        _check_strict(strict, report.problems)
+        with Lock(index_dir, WRITE_LOCK, wait=WRITE_WAIT):
+            manifest = _manifest(srcs, planned.files, planned.file_ids, gathered.files)
+            caught = diff(manifest, srcs, max_bytes)
+            if not caught.empty:
+                # Changed while this build ran (an ingest, an edit): apply it here too.
+                _apply(writer, caught, gathered, stories=None, snapshot=None)
+                manifest = _manifest(srcs, caught.files, caught.file_ids, {}, caught.carried,
+                                     caught.order)
+                report.notes.append(f"caught up with {len(caught.add)} new, "
+                                    f"{len(caught.change)} changed and {len(caught.delete)} "
+                                    "removed articles while building")
+            documents = gathered.documents + len(caught.add) - len(caught.delete)
+            report.documents = documents
+            _check_shrink(_served_documents(engine), documents, allow_shrink,
+                          len(report.skipped))
+            writer.set_stories(stories)
+            writer.set_vocabulary(dict(gathered.words), frequent_phrases(gathered.phrases))
+            report.seconds = time.perf_counter() - started
+            report.generation = writer.publish(_generation_record(report), manifest)
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _generation_record(report: BuildReport) -> dict:
+    return {
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "seconds": round(report.seconds, 3),
+        "sources": [str(Path(s).absolute()) for s in report.sources],
+        "documents": report.documents,
+        "mode": report.mode,
+        "build": report.build_id,
+        "summary": report.summary(),
+        "problems": report.problem_list(),
+    }
+
+
+# -- updates ---------------------------------------------------------------------------------
+
+
+def update(engine: Engine, index_dir: Path | str, sources: Sequence[Path | str] | None = None,
+           *, strict: bool = False, allow_shrink: bool = False,
+           max_bytes: int = 10 * 1024 * 1024, progress: Progress | None = None,
+           build_id: str | None = None, procs: int = 2,
+           paths: Sequence[Path] | None = None) -> BuildReport:
+    """Apply what changed in the sources (default: the sources the index was built from);
+    with ``paths``, only those files are looked at (the caller changed nothing else).
+    Like a full build, an update that would remove every article or more than half of them
+    is refused unless ``allow_shrink``."""
+    index_dir = Path(index_dir)
+    started = time.perf_counter()
+    if not engine.has_index():
+        if not sources:
+            raise UsageError(f"there is no index in {index_dir} to update; name a source to "
+                             "build it from")
+        report = full_build(engine, index_dir, sources, strict=strict, max_bytes=max_bytes,
+                            procs=procs, progress=progress, build_id=build_id)
+        report.notes.append("there was no index yet: built it in full")
+        return report
+    report = BuildReport(mode="update")
+    with Lock(index_dir, WRITE_LOCK, wait=WRITE_WAIT, what="another update"):
+        manifest = engine.manifest()
+        if sources:
+            srcs = [Path(s) for s in sources]
+        else:
+            srcs = [Path(s) for s in manifest.get("sources", [])]
+            report.notes.append("using the sources recorded in the index: "
+                                + ", ".join(str(s) for s in srcs))
+        report.sources = [str(s) for s in srcs]
+        _check_sources(srcs)
+        changes = diff(manifest, srcs, max_bytes, paths)
+        report.problems = changes.problems
+        _check_strict(strict, report.problems)
+        report.unchanged = changes.unchanged
+        snapshot = engine.snapshot()
+        if changes.empty:
+            report.documents = snapshot.info().documents
+            report.generation = snapshot.generation
+            report.seconds = time.perf_counter() - started
+            return report
+        record = records.start(index_dir, build_id, "update", report.sources)
+        report.build_id = record["id"]
+        writer = engine.update_writer()
+        try:
+            gathered = Gathered()
+            _apply(writer, changes, gathered, stories={}, snapshot=snapshot)
+            report.indexed, report.updated = len(changes.add), len(changes.change)
+            report.removed = len(changes.delete)
+            before = snapshot.info().documents
+            report.documents = before + report.indexed - report.removed
+            _check_shrink(before, report.documents, allow_shrink, len(report.skipped))
+            new_manifest = _manifest(srcs, changes.files, changes.file_ids, {},
+                                     changes.carried, changes.order)
+            report.seconds = time.perf_counter() - started
+            report.generation = writer.publish(_generation_record(report), new_manifest)
+        except BaseException as exc:
+            writer.abort()
+            records.finish(index_dir, record, summary=report.summary(),
+                           problems=report.problem_list(), generation=None,
+                           error=str(getattr(exc, "detail", exc)) or type(exc).__name__)
+            raise
+        report.seconds = time.perf_counter() - started
+        records.finish(index_dir, record, summary=report.summary(),
+                       problems=report.problem_list(), generation=report.generation)
+    return report
+
+
+def _apply(writer, changes: Changes, gathered: Gathered, *, stories: dict | None,
+           snapshot) -> None:
+    """Write ``changes`` through ``writer``: deletions first (a changed article's old version
+    goes), then the new and changed articles as one batch, stories and vocabulary adjusted."""
+    removed = changes.delete + [a.id for a in changes.change]
+    articles = [a if isinstance(a, IndexedArticle) else
+                index_article(a, changes.origins.get(a.id, a.path))
+                for a in [*changes.add, *changes.change]]
+    old = snapshot.documents(removed) if snapshot is not None else []
+    writer.delete(removed)
+    if snapshot is not None:
+        assigned = assign_stories(snapshot, articles)
+        for article in articles:
+            article.story = assigned.get(article.id, article.id)
+        handed = hand_on_stories(snapshot, changes.delete, {a.id for a in articles})
+        writer.add_all(articles, _itself, gathered)
+        writer.set_stories(handed)
+        vocabulary = snapshot.vocabulary()
+        words = Counter(vocabulary.words())
+        phrases = Counter(vocabulary.phrase_counts())
+        for gone in old:
+            if gone is not None:
+                words.subtract(spelling_words(f"{gone.title}\n{gone.body}"))
+                phrases.subtract(headline_phrases(gone.title))
+        words.update(gathered.words)
+        phrases.update(gathered.phrases)
+        writer.set_vocabulary({w: n for w, n in words.items() if n > 0},
+                              {p: n for p, n in phrases.items() if n > 0})
+    else:
+        writer.add_all(articles, _itself, gathered)
+
+
+def _itself(article: object) -> Iterable[object]:
+    return (article,)
+
+
+# -- the command line's entry --------------------------------------------------------------
+
+
+def build(index_dir: Path | str, sources: Sequence[Path | str] | None = None, *,
+          update_only: bool = False, strict: bool = False, allow_shrink: bool = False,
+          max_bytes: int = 10 * 1024 * 1024, procs: int = 2, progress: Progress | None = None,
+          engine: Engine | None = None, build_id: str | None = None) -> BuildReport:
+    """A full build (or an update) of the Whoosh index in ``index_dir`` — the short way for
+    tests and scripts; the CLI passes the configured engine."""
+    if engine is None:
+        from searchsvc.engines.whoosh.engine import WhooshEngine
+
+        engine = WhooshEngine(index_dir)
+    try:
+        if update_only:
+            return update(engine, index_dir, sources, strict=strict, allow_shrink=allow_shrink,
+                          max_bytes=max_bytes, progress=progress, build_id=build_id,
+                          procs=procs)
+        return full_build(engine, index_dir, list(sources or []), strict=strict,
+                          allow_shrink=allow_shrink, max_bytes=max_bytes, procs=procs,
+                          progress=progress, build_id=build_id)
+    finally:
+        engine.close()
+
+
+def origin_file(origin: str) -> str:
+    return file_of(origin)

@@ -1,0 +1,141 @@
+"""From a parsed article to what an engine indexes, and what the build gathers on the way.
+
+:func:`prepare` is the one place an article is enriched — its facet values (places found in
+the text when none came with it), its analysis (term → positions of title and body, made once
+and used by the engine's writer, the story term counts and the spelling vocabulary), its
+content hash and origin. Engines run it in their writer processes (:meth:`Writer.add_all`),
+so reading, analysing and writing happen side by side on every core.
+
+:class:`Gathered` is the build's :class:`~searchsvc.engine.Collector`: story term counts,
+spelling words, headline phrases, problems, and which file each article came from (the
+manifest). Workers each fill one; the parent merges them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from searchsvc import analysis
+from searchsvc.engine import IndexedArticle
+from searchsvc.ingest.places import places_for
+from searchsvc.ingest.readers import Article, Problem
+from searchsvc.ingest.sources import SourceFile, read_file
+from searchsvc.ingest.stories import TermTable
+
+PHRASE_WORDS = (2, 3, 4)
+MIN_PHRASE_COUNT = 2
+
+
+@dataclass(frozen=True)
+class Work:
+    """One item of a build: a parsed article (JSONL, read by the parent), or a source file
+    for the worker to read (text files)."""
+
+    file: SourceFile
+    article: Article | None = None
+
+
+def origin_of(article: Article, file: SourceFile) -> str:
+    line = article.path.rsplit(":", 1)[1] if file.kind == "jsonl" and ":" in article.path \
+        else None
+    return f"{file.key}:{line}" if line else file.key
+
+
+def file_of(origin: str) -> str:
+    """The manifest key of an origin (``/abs/path.jsonl:12`` → ``/abs/path.jsonl``)."""
+    head, sep, tail = origin.rpartition(":")
+    return head if sep and tail.isdigit() else origin
+
+
+def index_article(article: Article, origin: str, story: str | None = None) -> IndexedArticle:
+    places = list(article.places)
+    if not places and article.derive_places:
+        places = places_for(article.title, article.body)
+    facets = {"topics": list(article.topics), "places": places,
+              "people": list(article.people), "orgs": list(article.orgs),
+              "source": [article.source] if article.source else []}
+    title_poses, title_words = analysis.analyze(article.title)
+    body_poses, body_words = analysis.analyze(article.body)
+    return IndexedArticle(
+        id=article.id, title=article.title, body=article.body, date=article.date,
+        url=article.url, source=article.source, facets=facets, story=story or article.id,
+        content_hash=article.content_hash, origin=origin,
+        analysis={"title": title_poses, "body": body_poses},
+        words=frozenset(title_words | body_words))
+
+
+def prepare(work: Work, max_bytes: int) -> Iterator[IndexedArticle | Problem]:
+    if work.article is not None:
+        yield index_article(work.article, origin_of(work.article, work.file))
+        return
+    for got in read_file(work.file, max_bytes):
+        if isinstance(got, Problem):
+            yield got
+        else:
+            yield index_article(got, work.file.key)
+
+
+def story_terms(article: IndexedArticle) -> dict[str, int]:
+    """Content-term counts over title and body: what story clustering compares."""
+    counts = analysis.content_counts(article.analysis.get("title", {}))
+    for term, n in analysis.content_counts(article.analysis.get("body", {})).items():
+        counts[term] = counts.get(term, 0) + n
+    return counts
+
+
+def headline_phrases(title: str) -> set[str]:
+    """Runs of 2–4 words of a headline that neither start nor end with a stop word (``bank
+    of england``, ``oil prices``): what completions offer."""
+    words = [t.word for t in analysis.tokens(title)]
+    found = set()
+    for size in PHRASE_WORDS:
+        for i in range(len(words) - size + 1):
+            run = words[i: i + size]
+            if analysis.is_stop(run[0]) or analysis.is_stop(run[-1]) or not all(
+                    w.isalnum() for w in run):
+                continue
+            found.add(" ".join(run))
+    return found
+
+
+class Gathered:
+    """What a build gathers besides the index (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.terms = TermTable()
+        self.words: Counter = Counter()
+        self.phrases: Counter = Counter()
+        self.problems: list[Problem] = []
+        self.files: dict[str, dict[str, str]] = defaultdict(dict)  # file → {id: hash}
+        self.documents = 0
+
+    def add(self, article: IndexedArticle) -> None:
+        self.documents += 1
+        self.terms.add(article.id, _ordinal(article.date), story_terms(article))
+        self.words.update(article.words)
+        self.phrases.update(headline_phrases(article.title))
+        self.files[file_of(article.origin)][article.id] = article.content_hash
+
+    def problem(self, problem: object) -> None:
+        if isinstance(problem, Problem):
+            self.problems.append(problem)
+
+    def merge(self, other: Gathered) -> None:  # type: ignore[override]
+        self.terms.merge(other.terms)
+        self.words.update(other.words)
+        self.phrases.update(other.phrases)
+        self.problems.extend(other.problems)
+        for name, ids in other.files.items():
+            self.files[name].update(ids)
+        self.documents += other.documents
+
+
+def _ordinal(date: dt.date | None) -> int | None:
+    return date.toordinal() if date else None
+
+
+def frequent_phrases(counts: Counter) -> dict[str, int]:
+    return {p: n for p, n in counts.items() if n >= MIN_PHRASE_COUNT}

@@ -1,0 +1,104 @@
+"""Build records: what every build did, kept in ``<index>/builds/<id>.json``.
+
+A record is written when a build starts (``running``) and again when it ends (``done`` or
+``failed``), with its summary and every problem (path, line, reason). ``GET /api/builds/<id>``
+and ``searchsvc stats`` read them; a record left ``running`` by a process that no longer
+exists reads as ``failed``. The newest :data:`KEEP` records are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+from pathlib import Path
+
+BUILDS = "builds"
+KEEP = 50
+
+
+def new_id() -> str:
+    return f"b{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+def _path(index_dir: Path, build_id: str) -> Path:
+    return Path(index_dir) / BUILDS / f"{build_id}.json"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def write(index_dir: Path, record: dict) -> None:
+    folder = Path(index_dir) / BUILDS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = _path(index_dir, record["id"])
+    tmp = path.with_suffix(".json.new")
+    tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1), "utf-8")
+    os.replace(tmp, path)
+
+
+def start(index_dir: Path, build_id: str | None, mode: str, sources: list[str]) -> dict:
+    record = {"id": build_id or new_id(), "state": "running", "mode": mode, "started": _now(),
+              "finished": None, "pid": os.getpid(), "sources": sources, "summary": {},
+              "problems": [], "generation": None, "error": None}
+    write(index_dir, record)
+    _prune(Path(index_dir) / BUILDS)
+    return record
+
+
+def finish(index_dir: Path, record: dict, *, summary: dict, problems: list[dict],
+           generation: str | None, error: str | None = None) -> dict:
+    record.update(state="failed" if error else "done", finished=_now(), summary=summary,
+                  problems=problems, generation=generation, error=error)
+    write(index_dir, record)
+    return record
+
+
+def read(index_dir: Path, build_id: str) -> dict | None:
+    if not build_id or "/" in build_id or build_id.startswith("."):
+        return None
+    try:
+        record = json.loads(_path(index_dir, build_id).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.get("state") == "running" and not _alive(record.get("pid")):
+        record.update(state="failed", error="the build process ended without finishing")
+    return record
+
+
+def last(index_dir: Path) -> dict | None:
+    folder = Path(index_dir) / BUILDS
+    try:
+        names = sorted(p.name for p in folder.glob("*.json"))
+    except OSError:
+        return None
+    for name in reversed(names):
+        found = read(index_dir, name[: -len(".json")])
+        if found is not None:
+            return found
+    return None
+
+
+def public(record: dict) -> dict:
+    """The record as the API shows it (without the pid)."""
+    return {k: v for k, v in record.items() if k != "pid"}
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _prune(folder: Path) -> None:
+    records = sorted(folder.glob("*.json"))
+    for old in records[:-KEEP]:
+        old.unlink(missing_ok=True)
