@@ -286,7 +286,8 @@ class Snapshot(Protocol):
     def vocabulary(self) -> Vocabulary: ...
 
     def doc_freq(self, terms: Sequence[str]) -> dict[str, int]:
-        """Articles containing each index term (title or body)."""
+        """Document frequency of each index term: the larger of its title's and its body's,
+        from the term dictionaries (as BM25 sees them: deleted articles may still count)."""
         ...
 
     def info(self) -> SnapshotInfo: ...

@@ -124,7 +124,7 @@ def plan(sources: Iterable[Path], max_bytes: int) -> Plan:
             if found.kind == "text":
                 from searchsvc.ingest.sources import text_id
 
-                key = text_id(found.path, found.root)
+                key = text_id(found.key, found.root)
                 ids[key] = None
                 entries: list[tuple[str, Work]] = [(key, Work(found))]
             else:
@@ -256,7 +256,7 @@ def _walk(sources: Sequence[Path], paths: Sequence[Path] | None, old_files: dict
         if not path.exists():
             continue
         root = next((r for r in roots if path.is_relative_to(r)), path.parent)
-        yield from (f if isinstance(f, Problem) else SourceFile(f.path, root, f.kind, f.state)
+        yield from (f if isinstance(f, Problem) else SourceFile(f.key, root, f.kind, f.state)
                     for f in iter_files(path))
 
 

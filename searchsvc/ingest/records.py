@@ -19,7 +19,7 @@ KEEP = 50
 
 
 def new_id() -> str:
-    return f"b{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    return f"b{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(2)}"
 
 
 def _path(index_dir: Path, build_id: str) -> Path:

@@ -35,9 +35,9 @@ def kind_of(name: str) -> str | None:
     return None
 
 
-def text_id(path: Path, root: Path) -> str:
+def text_id(path: Path | str, root: Path) -> str:
     """A text file's id: its path under the source folder, without ``.txt``, with ``/``."""
-    rel = path.relative_to(root).as_posix()
+    rel = os.path.relpath(path, os.path.abspath(root)).replace(os.sep, "/")
     return rel[: -len(TEXT_SUFFIX)]
 
 
@@ -58,15 +58,17 @@ class FileState:
 
 @dataclass(frozen=True)
 class SourceFile:
-    path: Path
+    """An article file: ``key`` is its absolute path (its name in manifests: builds may run
+    from anywhere), ``root`` the source folder its id is relative to."""
+
+    key: str
     root: Path
     kind: str
     state: FileState
 
     @property
-    def key(self) -> str:
-        """The file's name in manifests: its absolute path (builds may run from anywhere)."""
-        return str(self.path.absolute())
+    def path(self) -> Path:
+        return Path(self.key)
 
 
 def iter_files(source: Path) -> Iterator[SourceFile | Problem]:
@@ -76,49 +78,70 @@ def iter_files(source: Path) -> Iterator[SourceFile | Problem]:
         if kind is None:
             yield Problem(str(source), NOT_ARTICLE)
             return
-        yield SourceFile(source, source.parent, kind, FileState.of(source))
+        yield SourceFile(str(source.absolute()), source.parent, kind, FileState.of(source))
         return
     if not source.is_dir():
         yield Problem(str(source), "no such file or folder")
         return
-    real_root = source.resolve()
-    for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
-        dirnames.sort()
-        here = Path(dirpath)
-        for d in list(dirnames):
-            if d.startswith("."):
-                dirnames.remove(d)
-            elif (here / d).is_symlink():
-                dirnames.remove(d)
-                yield Problem(str(here / d), "symlinked folder not followed")
-        for name in sorted(filenames):
-            if name.startswith(".") or name.endswith((".tmp", ".part")):
-                continue  # hidden files, and files being written by an ingest
-            path = here / name
-            try:
-                name.encode("utf-8")
-            except UnicodeEncodeError:
-                yield Problem(str(path).encode("utf-8", "replace").decode("utf-8"),
-                              "file name is not valid UTF-8 (an id must be text)")
+    yield from _walk_dir(os.path.abspath(source), str(source), source, source.resolve())
+
+
+def _walk_dir(folder: str, shown: str, root: Path, real_root: Path,
+              ) -> Iterator[SourceFile | Problem]:
+    """One folder, entries in sorted order, subfolders depth-first (``os.scandir``: one
+    ``stat`` per file, the symlink check from the directory entry). Problems name files as
+    the source was given (``shown``); manifests by absolute path."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        yield Problem(shown, f"cannot read: {exc.strerror or exc}")
+        return
+    subfolders = []
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
+            continue  # hidden files and folders
+        path = entry.path
+        display = os.path.join(shown, name)
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            yield Problem(display.encode("utf-8", "replace").decode("utf-8"),
+                          "file name is not valid UTF-8 (an id must be text)")
+            continue
+        try:
+            link = entry.is_symlink()
+            if entry.is_dir():
+                if link:
+                    yield Problem(display, "symlinked folder not followed")
+                else:
+                    subfolders.append((path, display))
                 continue
-            kind = kind_of(name)
-            if kind is None:
-                yield Problem(str(path), NOT_ARTICLE)
-                continue
-            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-                yield Problem(str(path), "symlink points outside the source folder")
-                continue
-            try:
-                state = FileState.of(path)
-            except OSError as exc:
-                yield Problem(str(path), f"cannot read: {exc.strerror or exc}")
-                continue
-            yield SourceFile(path, source, kind, state)
+        except OSError as exc:
+            yield Problem(display, f"cannot read: {exc.strerror or exc}")
+            continue
+        if name.endswith((".tmp", ".part", ".new")):
+            continue  # files being written (an ingest, an editor)
+        kind = kind_of(name)
+        if kind is None:
+            yield Problem(display, NOT_ARTICLE)
+            continue
+        if link and not Path(path).resolve().is_relative_to(real_root):
+            yield Problem(display, "symlink points outside the source folder")
+            continue
+        try:
+            st = entry.stat()
+        except OSError as exc:
+            yield Problem(display, f"cannot read: {exc.strerror or exc}")
+            continue
+        yield SourceFile(path, root, kind, FileState(st.st_size, st.st_mtime_ns, st.st_ino))
+    for sub, sub_shown in subfolders:
+        yield from _walk_dir(sub, sub_shown, root, real_root)
 
 
 def read_file(found: SourceFile, max_bytes: int) -> Iterator[Article | Problem]:
     if found.kind == "text":
-        yield from read_text_file(found.path, text_id(found.path, found.root), max_bytes)
+        yield from read_text_file(found.path, text_id(found.key, found.root), max_bytes)
     else:
         yield from read_jsonl_file(found.path, max_bytes)
 

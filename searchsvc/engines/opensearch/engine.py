@@ -34,7 +34,6 @@ from searchsvc.engine import (
     SnapshotInfo,
     StoredArticle,
     StoryInfo,
-    Term,
     Value,
 )
 from searchsvc.engines.opensearch import mapping, translate
@@ -53,7 +52,6 @@ KEEP_OLD = 2
 CHUNK_CHARS = 4_000_000   # JSON characters per meta chunk document
 BULK_CHUNK = 500
 ALIAS_TTL = 1.0           # seconds a thread trusts its resolved alias
-DOC_FREQ_BATCH = 200
 EXACT_STORIES = 50_000    # up to this many matches, total_stories is counted exactly
 
 
@@ -178,7 +176,7 @@ class _Meta:
             head["record"] = record
         head["updated"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         _call(self.client.index, index=self.index, id=f"gen:{generation}", body=head,
-              refresh="wait_for")
+              refresh=True)
         stale = [{"_op_type": "delete", "_index": self.index,
                   "_id": f"gen:{generation}:v{old_version}:{part}:{i}"}
                  for part, chunks in old_parts.items() for i in range(chunks)]
@@ -230,6 +228,7 @@ class OpenSearchSnapshot:
         self.version = self.head.get("version", 0)
         self._vocabulary: MemoryVocabulary | None = None
         self._bounds: tuple[int, dt.date | None, dt.date | None] | None = None
+        self._info: SnapshotInfo | None = None
         self.opened = time.monotonic()
 
     def close(self) -> None:
@@ -336,20 +335,28 @@ class OpenSearchSnapshot:
         return self._vocabulary
 
     def doc_freq(self, terms: Sequence[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        terms = list(terms)
-        for start in range(0, len(terms), DOC_FREQ_BATCH):
-            batch = terms[start: start + DOC_FREQ_BATCH]
-            searches: list[dict] = []
-            for t in batch:
-                searches += [{"index": self.index}, {"size": 0, "track_total_hits": True,
-                                                     "query": translate.filter_(Term(t))}]
-            for t, r in zip(batch, _call(self.client.msearch, body=searches)["responses"],
-                            strict=True):
-                out[t] = int(r["hits"]["total"]["value"])
+        """From the term dictionaries, in one request: the term vectors of an artificial
+        document holding the terms, with their statistics."""
+        terms = list(dict.fromkeys(terms))
+        if not terms:
+            return {}
+        text = " ".join(terms)
+        found = _call(self.client.termvectors, index=self.index, body={
+            "doc": {"title_terms": text, "body_terms": text}, "term_statistics": True,
+            "field_statistics": False, "positions": False, "offsets": False})
+        out = dict.fromkeys(terms, 0)
+        for field in found.get("term_vectors", {}).values():
+            for term, stats in field.get("terms", {}).items():
+                out[term] = max(out.get(term, 0), int(stats.get("doc_freq", 0)))
         return out
 
     def info(self) -> SnapshotInfo:
+        # One snapshot is one version of one index: its description does not change.
+        if self._info is None:
+            self._info = self._describe()
+        return self._info
+
+    def _describe(self) -> SnapshotInfo:
         documents, newest, oldest = self._stats()
         undated = _call(self.client.count, index=self.index, body={
             "query": {"bool": {"must_not": {"exists": {"field": "date"}}}}})["count"]

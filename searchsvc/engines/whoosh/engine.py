@@ -91,6 +91,7 @@ class WhooshSnapshot:
         self._stories: tuple[np.ndarray, np.ndarray] | None = None
         self._newest: int | None = None
         self._oldest: int | None = None
+        self._df: dict[str, int] = {}
 
     def close(self) -> None:
         self.reader.close()
@@ -242,11 +243,18 @@ class WhooshSnapshot:
         return self._vocabulary
 
     def doc_freq(self, terms: Sequence[str]) -> dict[str, int]:
+        # From the term dictionaries (no postings read): Lucene's and Whoosh's document
+        # frequencies, deleted documents included until their segment is merged.
+        freq = self.postings.doc_frequency
+        cache = self._df
         out = {}
-        live = self.columns.live
         for t in terms:
-            ids = np.union1d(self.postings.get("title", t)[0], self.postings.get("body", t)[0])
-            out[t] = int(np.count_nonzero(live[ids])) if len(ids) else 0
+            found = cache.get(t)
+            if found is None:
+                if len(cache) > 200_000:
+                    cache.clear()
+                found = cache[t] = max(freq(f, t) for f in ("title", "body"))
+            out[t] = found
         return out
 
     def info(self) -> SnapshotInfo:

@@ -61,7 +61,8 @@ def write_json(path: Path, data: object) -> None:
     """Write a new file and rename it over ``path`` (never edit a possibly hard-linked file)."""
     tmp = path.with_name(path.name + ".new")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
+        # dumps, not dump: json.dump streams through the pure-Python encoder (10x slower).
+        fh.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
