@@ -50,6 +50,10 @@ SETTINGS: tuple[Setting, ...] = (
             " every build reads it too."),
     Setting("max_ingest_mb", 10.0, "Largest POST /api/articles body.", float),
     Setting("watch_seconds", 2.0, "How often `index --watch` looks for changes.", float),
+    Setting("cors_origins", "", "Origins allowed to call the API from a browser (comma-separated,"
+            " or *); empty: no CORS headers."),
+    Setting("metrics_token", "", "Bearer token GET /metrics requires; empty: open."),
+    Setting("log_format", "text", "Access log lines: text or json."),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

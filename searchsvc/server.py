@@ -15,8 +15,11 @@ is free (gunicorn would retry for seconds and then print a bare "Can't connect")
 
 from __future__ import annotations
 
+import logging
+import os
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,6 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from searchsvc.errors import ServiceError
-from searchsvc.web.app import create_app
 
 
 class _Server(BaseApplication):
@@ -38,6 +40,10 @@ class _Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        # Imported here, after ``run`` set PROMETHEUS_MULTIPROC_DIR: each worker's metrics
+        # then go to that folder and a scrape adds them up.
+        from searchsvc.web.app import create_app
+
         return create_app(self.app_config)
 
 
@@ -51,6 +57,21 @@ def check_port(host: str, port: int) -> None:
             raise ServiceError(f"cannot listen on {host}:{port}: "
                                f"{exc.strerror or exc} (is another server running there? "
                                "choose another --port)") from None
+
+
+def _metrics_dir(index_dir: Path) -> None:
+    """A fresh folder for the workers' metric samples (prometheus-client's multiprocess
+    mode), unless the operator chose one."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = Path(tempfile.mkdtemp(prefix="searchsvc-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
+def _child_exit(_server: object, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def url_of(host: str, port: int) -> str:
@@ -80,6 +101,8 @@ def run(host: str, port: int, settings: dict[str, Any], workers: int,
     finally:
         engine.close()
     del builds
+    _metrics_dir(Path(settings["INDEX"]))
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     ready = (f"Serving {url_of(host, port)} (engine {info.engine}, generation "
              f"{info.generation}, {info.documents:,} documents)")
 
@@ -100,5 +123,6 @@ def run(host: str, port: int, settings: dict[str, Any], workers: int,
         "loglevel": "warning",
         "proc_name": "searchsvc",
         "when_ready": when_ready,
+        "child_exit": _child_exit,
     }
     _Server(options, {k: v for k, v in settings.items()}).run()

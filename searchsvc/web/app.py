@@ -51,9 +51,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.extensions["searchsvc"] = open_engine(app.config)
 
+    from searchsvc.web import observe
     from searchsvc.web.api import api
     from searchsvc.web.pages import web
 
+    observe.init_app(app)  # first: every later hook and the error handler see the request id
     app.register_blueprint(api)
     app.register_blueprint(web)
     app.register_error_handler(Exception, handle_exception)
@@ -146,7 +148,10 @@ def handle_exception(exc: Exception) -> Response:
         if status == 405 and exc.valid_methods:
             headers["Allow"] = ", ".join(exc.valid_methods)
     else:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        from searchsvc.web.observe import request_id, shown_path
+
+        log.exception("unhandled error on %s %s rid=%s", request.method, shown_path(),
+                      request_id())
         status, code, detail, headers = 500, "internal_error", "unexpected server error", {}
     if request.path.startswith("/api/") or request.path == "/api":
         response = jsonify(problem(status, code, detail, **extra))
