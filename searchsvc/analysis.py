@@ -53,6 +53,7 @@ STOP_WORDS: frozenset[str] = frozenset(_WHOOSH_STOP_WORDS)
 _SPECIAL = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d",
                           "þ": "th", "ð": "d", "ı": "i", "ŀ": "l", "ħ": "h", "ŧ": "t"})
 _CACHE_LIMIT = 500_000
+_CLITIC = re.compile(r"'(?:s|d|m|re|ve|ll)$")
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -78,9 +79,7 @@ def normalize(token: str) -> str:
     if "," in word:
         return word.replace(",", "")                       # thousands separators
     if "'" in word or "’" in word:
-        word = word.replace("’", "'")
-        if word.endswith("'s"):
-            word = word[:-2]
+        word = _CLITIC.sub("", word.replace("’", "'"))
         return word.replace("'", "")
     return word
 

@@ -31,11 +31,17 @@ from typing import Literal, Protocol, runtime_checkable
 
 TEXT_FIELDS = ("title", "body")
 FACETS = ("topics", "places", "people", "orgs", "source")
-# One ranking for every engine: BM25 with these parameters over each text field, summed
-# (bench/RESULTS.md, "ranking", says why these values).
-BM25_K1 = 1.2
-BM25_B = 0.75
+# One ranking for every engine (bench/RANKING.md measured and defends each value): a clause on
+# the article's text is scored by Lucene's BM25 over one combined field — the title counted
+# TITLE_WEIGHT times, then the body — and consecutive query words found near each other add a
+# sloppy-phrase bonus (PROXIMITY_WEIGHT, within PROXIMITY_SLOP positions).
+BM25_K1 = 2.0
+BM25_B = 0.5
+TITLE_WEIGHT = 3
+PROXIMITY_WEIGHT = 0.3
+PROXIMITY_SLOP = 8
 Sort = Literal["relevance", "newest", "oldest"]
+RESCORE_WINDOW = 500
 
 
 # -- the query tree --------------------------------------------------------------------------
@@ -51,7 +57,8 @@ class Term:
 
 @dataclass(frozen=True)
 class Phrase:
-    """The terms in this order, each at most ``slop`` positions after where it would be."""
+    """The terms in this order; with ``slop`` > 0 also out of place by at most that many
+    moves (Lucene's sloppy phrase: an occurrence ``m`` moves away counts ``1/(1 + m)``)."""
 
     terms: tuple[str, ...]
     field: str | None = None
@@ -187,6 +194,9 @@ class EngineRequest:
     days: bool = False
     story_others: int = 20
     fields: bool = True  # stored fields of the hits (False: ids, scores and stories only)
+    # Clauses that add to the score of documents that already match (the proximity bonus);
+    # an engine may add them only within its best RESCORE_WINDOW documents.
+    rescore: tuple[Query, ...] = ()
 
 
 @dataclass
@@ -258,6 +268,10 @@ class Vocabulary(Protocol):
     def words(self) -> Mapping[str, int]: ...
 
     def phrase_counts(self) -> Mapping[str, int]: ...
+
+    def memo(self, name: str) -> dict:
+        """A cache that lives as long as this vocabulary."""
+        ...
 
     def similar(self, word: str, distance: int) -> list[str]:
         """Words within ``distance`` edits of ``word`` with its first letter, sorted."""

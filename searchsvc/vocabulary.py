@@ -51,6 +51,11 @@ class MemoryVocabulary:
         self._phrases = dict(phrases or {})
         self._phrase_keys = sorted(self._phrases)
         self._alphabet: str | None = None
+        self._memos: dict[str, dict] = {}
+
+    def memo(self, name: str) -> dict:
+        """A dictionary that lives as long as this vocabulary (what is derived from it)."""
+        return self._memos.setdefault(name, {})
 
     def df(self, word: str) -> int:
         return self._df.get(word, 0)

@@ -16,16 +16,20 @@ The rules, in the order they apply (README "Query syntax" says the same to users
    ``word^2`` boosts, ``a NEAR/5 b`` (or ``a w/5 b``) finds both within 5 words in either
    order, ``field:value`` for ``title``, ``body``, ``topics``, ``places``, ``people``, ``orgs``,
    ``source``, ``id`` and ``date`` (a day, month or year, or ``date:[2020-01 TO 2020-03]``).
-5. A typed word the analysis splits into several tokens is the phrase of them: ``G-7``,
-   ``AT&T``, ``10-K``, ``$5``, ``t/nroff`` find what was written. ``U.S.`` is one token.
+5. A typed word the analysis splits into tokens that mean little alone — a stop word or a
+   single character — is the phrase of them: ``G-7``, ``AT&T``, ``10-K``, ``$5``, ``t/nroff``,
+   ``state-of-the-art`` find what was written. Other compounds are their words
+   (``non-users`` is ``non`` and ``users``). ``U.S.`` is one token.
 6. **Plain words** (no operators) are read as a person reading a search box would: articles
-   with *every* word rank first, then articles with *any* content word (a word that is not a
-   stop word); stop words (``the``, ``of``, ``it``) then only count towards the score, unless
-   the query has nothing else (``it``, ``the who``: then every word is required). A word typed
-   in capitals inside a query that is not all capitals (``IT jobs``, ``WHO report``) and a
-   dotted acronym (``U.S.``) are never stop words. ``-`` words and field filters stay required
-   in both tiers. A query with more than :data:`MAX_TIERED` content words (a long question)
-   is ranked by score alone: requiring every word of a paragraph first ranks badly.
+   with *every* content word (a word that is not a stop word) rank first, then articles with
+   *any*; stop words (``the``, ``of``, ``it``) are left out, unless the query has nothing else
+   (``it``, ``the who``: then every word is required). A word typed in capitals inside a query
+   that is not all capitals (``IT jobs``, ``WHO report``) and a dotted acronym (``U.S.``) are
+   never stop words. ``-`` words and field filters stay required in both tiers. A query with
+   more than :data:`MAX_TIERED` distinct content units (a long question) is ranked by score
+   alone: requiring every word of a paragraph first ranks badly. A repeated word counts as
+   often as it is typed. Consecutive content words found near each other (within
+   ``PROXIMITY_SLOP``) add to the score (the proximity bonus).
 7. With operators, the boolean reading is exact (implicit adjacency means AND) and ranked by
    score; there are no tiers.
 
@@ -42,6 +46,8 @@ from searchsvc import analysis
 from searchsvc.dates import DateError, parse_period
 from searchsvc.engine import (
     FACETS,
+    PROXIMITY_SLOP,
+    PROXIMITY_WEIGHT,
     TEXT_CLAUSES,
     Bool,
     DateRange,
@@ -57,8 +63,7 @@ from searchsvc.engine import (
     positive,
 )
 
-MAX_TIERED = 4        # plain queries with more content words are ranked by score alone
-STOP_BOOST = 0.0      # how much a stop word counts when the query has content words
+MAX_TIERED = 5        # plain queries with more required units are ranked by score alone
 MAX_SLOP = 50
 MAX_FUZZY = 2
 MAX_CLAUSES = 1024
@@ -99,6 +104,7 @@ class ParsedQuery:
     text: str
     match: Query | None = None          # None: every article
     first: Query | None = None          # documents matching this rank first
+    proximity: tuple[Query, ...] = ()   # the bonus for query words found near each other
     words: list[Word] = field(default_factory=list)
     structured: bool = False            # operators, fields, quotes, wildcards… were used
     plain_text: str = ""                # the query as plain words (for interpreted_as)
@@ -223,6 +229,16 @@ def _text_units(chunk: str, start: int, fld: str | None, mixed_case: bool,
             groups[-1].append(tok)
         else:
             groups.append([tok])
+    # A compound is a phrase only when a part means little alone (G-7, AT&T, state-of-the-art);
+    # otherwise its words stand on their own (non-users), which ranks better (RANKING.md).
+    split: list[list[analysis.Token]] = []
+    for group in groups:
+        if len(group) > 1 and not any(len(t.word) == 1 or analysis.is_stop(t.word)
+                                      for t in group):
+            split.extend([t] for t in group)
+        else:
+            split.append(group)
+    groups = split
     units = []
     for group in groups:
         if len(group) == 1:
@@ -554,6 +570,7 @@ def parse(text: str) -> ParsedQuery:
     else:
         units = parser.clauses()[:MAX_CLAUSES]
         parsed.match, parsed.first = _plain(units)
+        parsed.proximity = _proximity(units)
         parsed.structured = any(u.structured for u in units)
         parsed.words = [u.word for u in units if u.word is not None and not u.sign]
     parsed.plain_text = " ".join(t.text.lower() for t in analysis.tokens(text))
@@ -576,21 +593,31 @@ def _plain(units: list[_Unit]) -> tuple[Query | None, Query | None]:
     if content:
         any_content: list[Query] = (content if len(content) == 1
                                     else [Bool(should=tuple(content), min_should=1)])
-        scored_stops = tuple(_reboost(q, STOP_BOOST) for q in stops) if STOP_BOOST else ()
-        match: Query = Bool(must=tuple(required + any_content), should=scored_stops,
-                            must_not=tuple(excluded))
+        match: Query = Bool(must=tuple(required + any_content), must_not=tuple(excluded))
+        tier = list(dict.fromkeys(content))
     else:
         match = Bool(must=tuple(required + stops), must_not=tuple(excluded))
+        tier = []
     first = None
-    if len(content) + len(stops) >= 2 and len(content) <= MAX_TIERED and content:
-        first = Bool(must=tuple(q for q in content + stops))
+    if 2 <= len(tier) <= MAX_TIERED:
+        first = Bool(must=tuple(tier))
     return _simplify(match), first
 
 
-def _reboost(q: Query, boost: float) -> Query:
-    if isinstance(q, Term):
-        return Term(q.text, q.field, q.boost * boost)
-    return q
+def _proximity(units: list[_Unit]) -> tuple[Query, ...]:
+    """Sloppy pairs of consecutive content words (the words of phrases included), each
+    distinct pair once: documents with them near each other score higher."""
+    words: list[str] = []
+    for u in units:
+        if u.sign or u.filter or u.stop:
+            continue
+        q = u.query
+        if isinstance(q, Term) and q.field is None:
+            words.append(q.text)
+        elif isinstance(q, Phrase) and q.field is None:
+            words.extend(t for t in q.terms if not analysis.is_stop(t))
+    pairs = dict.fromkeys((a, b) for a, b in zip(words, words[1:], strict=False) if a != b)
+    return tuple(Phrase((a, b), None, PROXIMITY_SLOP, PROXIMITY_WEIGHT) for a, b in pairs)
 
 
 def _simplify(q: Query) -> Query:

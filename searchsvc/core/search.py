@@ -120,7 +120,7 @@ def search(snapshot: Snapshot, sq: SearchQuery) -> SearchResult:
         collapse=sq.collapse,
         facets=tuple(FacetRequest(name, sq.facet_size, sq.filters.get(name, ()))
                      for name in FACETS),
-        days=True)
+        days=True, rescore=parsed.proximity)
     result = snapshot.search(request)
     marks = highlight.matchers(parsed.text_clauses())
     hits = []

@@ -404,6 +404,7 @@ def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport
             writer.set_vocabulary(dict(gathered.words), frequent_phrases(gathered.phrases))
             report.seconds = time.perf_counter() - started
             report.generation = writer.publish(_generation_record(report), manifest)
+            report.seconds = time.perf_counter() - started
     except BaseException:
         writer.abort()
         raise

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from searchsvc import analysis
 from searchsvc.engine import (
+    TITLE_WEIGHT,
     Bool,
     Collector,
     DateRange,
@@ -342,7 +345,7 @@ class OpenSearchSnapshot:
             return {}
         text = " ".join(terms)
         found = _call(self.client.termvectors, index=self.index, body={
-            "doc": {"title_terms": text, "body_terms": text}, "term_statistics": True,
+            "doc": {mapping.TEXT_FIELD: text}, "term_statistics": True,
             "field_statistics": False, "positions": False, "offsets": False})
         out = dict.fromkeys(terms, 0)
         for field in found.get("term_vectors", {}).values():
@@ -374,57 +377,58 @@ class OpenSearchSnapshot:
 
 class OpenSearchWriter:
     """A full build (a new index, made current by moving the alias) or an update (the served
-    index, changed in place when it is published)."""
+    index, changed in place when it is published).
+
+    A full build spools its prepared documents to a temporary file and sends them when it is
+    published, once the stories are known, so every document is written once and whole (a
+    partial update would re-index a document from its ``_source``, which does not keep the term
+    fields). An update sends its changes at publish; an existing article whose story changes
+    is re-written from its stored text."""
 
     def __init__(self, engine: OpenSearchEngine, index: str, fresh: bool):
         self.engine = engine
         self.client = engine.client
         self.index = index
         self.fresh = fresh
-        self.pending: list[dict] = []   # an update's writes, applied at publish
+        self.spool = tempfile.TemporaryFile() if fresh else None
+        self.lines = 0
+        self.deleted: dict[str, int] = {}  # id → spool lines written when it was deleted
+        self.pending: list[dict] = []      # an update's writes
         self.stories: dict[str, str] = {}
         self.parts: dict[str, Any] = {}
-        self.failed: list[str] = []
 
     def add_all(self, work: Sequence[object],
                 prepare: Callable[[object], Iterable[IndexedArticle | object]],
                 collector: Collector, procs: int = 1,
                 progress: Callable[[str, int, int], None] | None = None,
                 ready: Callable[[Collector], None] | None = None) -> Collector:
-        def actions() -> Iterable[dict]:
-            for n, item in enumerate(work, start=1):
-                for got in prepare(item):
-                    if isinstance(got, IndexedArticle):
-                        collector.add(got)
-                        yield {"_op_type": "index", "_index": self.index, "_id": got.id,
-                               "_source": mapping.document(got)}
-                    else:
-                        collector.problem(got)
-                if progress and n % 200 == 0:
-                    progress("index", n, len(work))
-
-        if self.fresh:
-            failed = _bulk(self.client, actions())
-            self._report(failed, collector)
-        else:
-            self.pending.extend(actions())
+        for n, item in enumerate(work, start=1):
+            for got in prepare(item):
+                if not isinstance(got, IndexedArticle):
+                    collector.problem(got)
+                    continue
+                collector.add(got)
+                doc = mapping.document(got)
+                if self.spool is not None:
+                    self.spool.write(json.dumps(doc, ensure_ascii=False).encode("utf-8") + b"\n")
+                    self.lines += 1
+                else:
+                    self.pending.append({"_op_type": "index", "_index": self.index,
+                                         "_id": got.id, "_source": doc})
+            if progress and n % 200 == 0:
+                progress("index", n, len(work))
         if ready:
             ready(collector)
         return collector
 
-    def _report(self, failed: list[dict], collector: Collector) -> None:
-        from searchsvc.ingest.readers import Problem
-
-        for info in failed:
-            reason = (info.get("error") or {}).get("reason") or str(info)[:200]
-            collector.problem(Problem(str(info.get("_id")), f"OpenSearch refused it: {reason}"))
-
     def delete(self, ids: Sequence[str]) -> None:
-        ops = [{"_op_type": "delete", "_index": self.index, "_id": i} for i in ids]
-        if self.fresh:
-            _bulk(self.client, ops, ignore_missing=True)
+        if self.spool is not None:
+            self.deleted.update((i, self.lines) for i in ids)
         else:
-            self.pending.extend(ops)
+            self.pending.extend({"_op_type": "delete", "_index": self.index, "_id": i}
+                                for i in ids)
+            for i in ids:
+                self.stories.pop(i, None)
 
     def set_stories(self, stories: dict[str, str]) -> None:
         self.stories.update(stories)
@@ -433,16 +437,53 @@ class OpenSearchWriter:
         self.parts["vocabulary"] = words
         self.parts["phrases"] = phrases
 
+    def _spooled(self) -> Iterable[dict]:
+        """The spool's documents: the last version of each id, unless deleted after it."""
+        assert self.spool is not None
+        last: dict[str, int] = {}
+        self.spool.seek(0)
+        for n, line in enumerate(self.spool):
+            last[json.loads(line)["id"]] = n
+        self.spool.seek(0)
+        for n, line in enumerate(self.spool):
+            doc = json.loads(line)
+            i = doc["id"]
+            if last[i] != n or self.deleted.get(i, -1) > n:
+                continue
+            doc["story"] = self.stories.get(i, doc["story"])
+            yield {"_op_type": "index", "_index": self.index, "_id": i, "_source": doc}
+
+    def _restoried(self) -> list[dict]:
+        """Existing articles whose story changed (an update), written again whole."""
+        written = {op["_id"] for op in self.pending}
+        ids = [i for i in self.stories if i not in written]
+        out = []
+        for start in range(0, len(ids), 500):
+            docs = _call(self.client.mget, index=self.index, body={"ids": ids[start:start + 500]})
+            for d in docs["docs"]:
+                if not d.get("found"):
+                    continue
+                doc = dict(d["_source"])
+                title = mapping.term_text(analysis.positions(doc.get("title", "")))
+                body = mapping.term_text(analysis.positions(doc.get("body", "")))
+                doc.update(title_terms=title, body_terms=body, story=self.stories[d["_id"]])
+                doc[mapping.TEXT_FIELD] = [title] * TITLE_WEIGHT + [body]
+                out.append({"_op_type": "index", "_index": self.index, "_id": d["_id"],
+                            "_source": doc})
+        for op in self.pending:
+            if op["_op_type"] == "index" and op["_id"] in self.stories:
+                op["_source"]["story"] = self.stories[op["_id"]]
+        return out
+
     def publish(self, record: dict, manifest: dict) -> str:
-        failed = []
-        if self.pending:
-            failed = _bulk(self.client, self.pending, ignore_missing=True)
-        story_ops = [{"_op_type": "update", "_index": self.index, "_id": i,
-                      "doc": {"story": s}} for i, s in self.stories.items()]
-        failed += _bulk(self.client, story_ops, ignore_missing=True)
+        if self.spool is not None:
+            failed = _bulk(self.client, self._spooled())
+            self.spool.close()
+        else:
+            failed = _bulk(self.client, self.pending + self._restoried(), ignore_missing=True)
         if failed:
             raise BuildError(f"OpenSearch refused {len(failed)} change(s), e.g. "
-                             f"{json.dumps(failed[0])[:300]}; run the update again")
+                             f"{json.dumps(failed[0])[:300]}; run the build again")
         if self.fresh:
             _call(self.client.indices.put_settings, index=self.index, body={"index": {
                 "refresh_interval": "1s",
@@ -460,6 +501,8 @@ class OpenSearchWriter:
         return self.index
 
     def abort(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
         if self.fresh:
             try:
                 self.client.indices.delete(index=self.index, ignore_unavailable=True)

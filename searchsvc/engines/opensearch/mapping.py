@@ -3,8 +3,11 @@
 Text is analysed once, by ``searchsvc.analysis``, for both engines: an article's title and
 body are sent as their index terms joined by spaces (``title_terms``, ``body_terms``) and
 OpenSearch only splits them on whitespace, so stemming, folding, acronyms and stop words are
-exactly the embedded engine's. The original text is kept in ``_source`` (for snippets and
-pages). Scoring is Lucene's BM25 with the shared
+exactly the embedded engine's. The title and body are also sent as one combined field (the
+title ``TITLE_WEIGHT`` times, then the body), which is what a clause without a field is scored
+on — the shared ranking of bench/RANKING.md. The original text is kept in ``_source`` (for
+snippets and pages); the term fields are not (a document is always written whole, never
+partially updated, so nothing needs them there). Scoring is Lucene's BM25 with the shared
 parameters (``engine.BM25_K1``/``BM25_B``) on both term fields.
 
 The ``<alias>-meta`` index holds what is not a document: each generation's build record,
@@ -14,8 +17,11 @@ but not indexed.
 
 from __future__ import annotations
 
-from searchsvc.engine import BM25_B, BM25_K1, FACETS, IndexedArticle
+from searchsvc.engine import BM25_B, BM25_K1, FACETS, TITLE_WEIGHT, IndexedArticle
 
+# The article's text as one field (title TITLE_WEIGHT times, then the body), what a clause
+# without a field is matched and scored on; and each field alone, for title: and body:.
+TEXT_FIELD = "text_terms"
 TERM_FIELDS = {"title": "title_terms", "body": "body_terms"}
 KEYWORD_FIELDS = (*FACETS, "id", "story")
 
@@ -38,15 +44,17 @@ def mappings() -> dict:
     stored_text = {"type": "text", "index": False}
     keyword = {"type": "keyword"}
     return {
-        # The term fields stay in _source (searches never fetch them): a partial update (a
-        # story id set after clustering) re-indexes a document from its _source.
         "dynamic": "strict",
+        "_source": {"excludes": [TEXT_FIELD, *TERM_FIELDS.values()]},
         "properties": {
             "id": keyword,
             "title": stored_text,
             "body": stored_text,
             "title_terms": text_terms,
             "body_terms": text_terms,
+            # An array: positions jump by 100 between its values, so no phrase crosses from
+            # one copy of the title to the next.
+            TEXT_FIELD: {**text_terms, "position_increment_gap": 100},
             "date": {"type": "date", "format": "strict_date"},
             "url": {"type": "keyword", "index": False, "doc_values": False},
             **{name: keyword for name in FACETS},
@@ -72,12 +80,15 @@ def term_text(positions: dict[str, list[int]]) -> str:
 
 
 def document(article: IndexedArticle) -> dict:
+    title = term_text(article.analysis.get("title", {}))
+    body = term_text(article.analysis.get("body", {}))
     doc = {
         "id": article.id,
         "title": article.title,
         "body": article.body,
-        "title_terms": term_text(article.analysis.get("title", {})),
-        "body_terms": term_text(article.analysis.get("body", {})),
+        "title_terms": title,
+        "body_terms": body,
+        TEXT_FIELD: [title] * TITLE_WEIGHT + [body],
         "date": article.date.isoformat() if article.date else None,
         "url": article.url,
         "story": article.story,

@@ -6,8 +6,10 @@ the ``_search`` body, the other reads it, and nothing else here talks to a clust
 How each part is made exact:
 
 * **matching and scoring**: each node of the query tree has its Lucene twin (a clause on the
-  article's text is a ``bool`` should over ``title_terms`` and ``body_terms``, so its score is
-  the sum of both fields' BM25, as in the embedded engine); filters (facet values, dates) are
+  article's text is matched and scored on the combined field ``text_terms``, as the embedded
+  engine scores it; ``title:``/``body:`` on their own field); the proximity bonus is a
+  sloppy ``match_phrase`` per pair (``rescore`` cannot be combined with ``collapse`` in
+  OpenSearch, so it is scored on every match); filters (facet values, dates) are
   in filter context and score nothing; prefix, wildcard and fuzzy clauses use the
   ``scoring_boolean`` rewrite, so every term they expand to is scored, and more than the
   engine's term limit is refused;
@@ -52,7 +54,7 @@ from searchsvc.engine import (
     Wildcard,
     walk,
 )
-from searchsvc.engines.opensearch.mapping import TERM_FIELDS
+from searchsvc.engines.opensearch.mapping import TERM_FIELDS, TEXT_FIELD
 
 CARDINALITY_EXACT = 40_000  # the largest precision_threshold OpenSearch accepts
 SHARD_SIZE = 10_000         # terms per shard a facet aggregation considers
@@ -66,7 +68,7 @@ class _Ctx:
 
 
 def _fields(fld: str | None) -> list[str]:
-    return [TERM_FIELDS[fld]] if fld in TERM_FIELDS else list(TERM_FIELDS.values())
+    return [TERM_FIELDS[fld]] if fld in TERM_FIELDS else [TEXT_FIELD]
 
 
 def _any_field(clauses: list[dict]) -> dict:
@@ -165,7 +167,7 @@ def filter_(q: Query) -> dict:
 
 def score_bound(q: Query | None, documents: int, max_terms: int) -> float:
     """More than any score ``q`` can give a document: each scored term contributes at most
-    ``idf · (k1 + 1)`` per field, and idf is at most ``ln(1 + N/0.5)``."""
+    ``idf · (k1 + 1)``, and idf is at most ``ln(1 + N/0.5)``."""
     if q is None:
         return 1.0
     per_term = math.log(1 + (documents + 0.5) / 0.5) * (BM25_K1 + 1)
@@ -173,14 +175,14 @@ def score_bound(q: Query | None, documents: int, max_terms: int) -> float:
     for node in walk(q):
         boost = getattr(node, "boost", 1.0)
         if isinstance(node, Term):
-            total += per_term * boost * 2
+            total += per_term * boost
         elif isinstance(node, Phrase):
-            total += per_term * boost * 2 * len(node.terms)
+            total += per_term * boost * len(node.terms)
         elif isinstance(node, Near):
             sides = [node.left, node.right]
-            total += per_term * boost * 2 * sum(len(getattr(s, "terms", (1,))) for s in sides)
+            total += per_term * boost * sum(len(getattr(s, "terms", (1,))) for s in sides)
         elif isinstance(node, (Prefix, Wildcard, Fuzzy)):
-            total += per_term * boost * 2 * max_terms
+            total += per_term * boost * max_terms
     return max(total, 1.0)
 
 
@@ -194,11 +196,15 @@ def body(request: EngineRequest, *, documents: int, newest: dt.date | None,
     ctx = _Ctx(max_terms)
     ranked = request.sort == "relevance" and request.query is not None
     main = query(request.query, ctx) if request.query is not None else {"match_all": {}}
+    if ranked and request.rescore:
+        main = {"bool": {"must": [main], "should": [query(q, ctx) for q in request.rescore]}}
     if ranked and request.recency_days and newest is not None:
         main = _recency(main, request.recency_days, newest, oldest)
     bonus = 0.0
     if ranked and request.first is not None:
-        bonus = tier_bonus(score_bound(request.query, documents, max_terms))
+        bound = score_bound(request.query, documents, max_terms) + sum(
+            score_bound(q, documents, max_terms) for q in request.rescore)
+        bonus = tier_bonus(bound)
         main = {"bool": {"must": [main], "should": [
             {"constant_score": {"filter": filter_(request.first), "boost": bonus}}]}}
     out: dict = {"query": main, "track_total_hits": True, "from": request.offset,

@@ -30,6 +30,7 @@ from whoosh.writing import SegmentWriter
 
 from searchsvc.engine import (
     FACETS,
+    RESCORE_WINDOW,
     Collector,
     EngineHit,
     EngineRequest,
@@ -112,9 +113,11 @@ class WhooshSnapshot:
         stories = int(np.count_nonzero(np.bincount(cols.story_key[final], minlength=cols.n))) \
             if total else 0
         ranked = request.sort == "relevance" and request.query is not None
+        first = ev.mask(request.first) if ranked and request.first is not None else None
+        if ranked and request.rescore and total:
+            scores = self._rescored(final, scores, first, request.rescore)
         if ranked and request.recency_days:
             scores = self._with_recency(scores, request.recency_days)
-        first = ev.mask(request.first) if ranked and request.first is not None else None
         window = self._window(request, final, scores if ranked else None, first)
         hits = []
         docs = window.tolist()
@@ -133,6 +136,20 @@ class WhooshSnapshot:
                     for o, c in cols.day_counts(_all_but(base, masks, "date"))]
         return EngineResult(total=total, total_stories=stories, hits=hits, facets=facets,
                             days=days)
+
+    def _rescored(self, final: np.ndarray, scores: np.ndarray, first: np.ndarray | None,
+                  clauses: tuple) -> np.ndarray:
+        """The rescore clauses (the proximity bonus) added to the best RESCORE_WINDOW
+        matches, ranked by tier and score."""
+        docs = np.flatnonzero(final)
+        key = scores[docs].astype(np.float64)
+        if first is not None:
+            key = key + np.where(first[docs], key.max() + 1.0, 0.0)
+        if len(docs) > RESCORE_WINDOW:
+            docs = np.sort(docs[np.argpartition(-key, RESCORE_WINDOW)[:RESCORE_WINDOW]])
+        out = scores.copy()
+        out[docs] += self.evaluator.rescore(docs, clauses)
+        return out
 
     def _with_recency(self, scores: np.ndarray, half_life: float) -> np.ndarray:
         """score × 0.5^(age / half-life), age in days before the newest article of the index

@@ -2,14 +2,23 @@
 
 Every node becomes ``(mask, scores)``: a boolean array over all documents and a float array
 that is zero outside the mask. Leaves read posting lists (``postings``); booleans combine
-arrays; filters come from the columns. Scores follow Lucene's BM25 (so both engines rank
-alike; OpenSearch's "BM25" keeps the ``k1 + 1`` factor, so scores are equal too): per text
-field, ``idf · (k1 + 1) · tf / (tf + k1·(1 − b + b·dl/avgdl))`` with
-``idf = ln(1 + (N − df + 0.5)/(df + 0.5))`` and ``dl`` rounded as Lucene stores field lengths
-(exact below 24, then four significant bits); a clause on the article's text sums its title
-and body scores. A phrase is scored as one term whose frequency is its number of occurrences
-and whose idf is the sum of its words'; prefix, wildcard and fuzzy clauses sum the scores of
-the index terms they expand to (at most ``max_terms`` in all, or the query is refused).
+arrays; filters come from the columns.
+
+Scores are the shared ranking of ``searchsvc.engine`` (bench/RANKING.md), computed as Lucene
+would on OpenSearch so both engines rank alike:
+
+* a clause on the article's text is scored on one **combined field** — the title counted
+  ``TITLE_WEIGHT`` times, then the body: ``tf = w·tf_title + tf_body``, ``dl = w·len_title +
+  len_body``, the document frequency is that of either field — without indexing anything
+  twice: both fields' postings are read and added up. ``title:`` and ``body:`` clauses are
+  scored on their own field;
+* BM25 as OpenSearch's "BM25" similarity: ``idf · (k1 + 1) · tf / (tf + k1·(1 − b +
+  b·dl/avgdl))`` with ``idf = ln(1 + (N − df + 0.5)/(df + 0.5))``, and ``dl`` rounded as
+  Lucene stores field lengths (exact below 24, then four significant bits);
+* a phrase is one term whose frequency is its number of occurrences (a sloppy one adds
+  ``1/(1 + m)`` for an occurrence ``m`` moves out of place) and whose idf is the sum of its
+  words'; a proximity clause the same; prefix, wildcard and fuzzy clauses sum the scores of
+  the index terms they expand to (at most ``max_terms`` in all, or the query is refused).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from searchsvc.engine import (
     BM25_B,
     BM25_K1,
     TEXT_FIELDS,
+    TITLE_WEIGHT,
     Bool,
     DateRange,
     Every,
@@ -46,6 +56,8 @@ from searchsvc.errors import QueryTooExpensive
 
 K1 = BM25_K1
 B = BM25_B
+TEXT = "text"  # the combined field (title x TITLE_WEIGHT + body)
+WEIGHTS = {"title": float(TITLE_WEIGHT), "body": 1.0}
 MAX_EDIT_DISTANCE = 2
 _FREE = 24  # Lucene SmallFloat.intToByte4: lengths below this are stored exactly
 
@@ -81,17 +93,66 @@ class _ListCursor:
         self.i = bisect.bisect_left(self.words, term)
 
 
+def _combine(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, values) lists → their union, values added (ids ascending)."""
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    if len(parts) == 1:
+        return parts[0][0], parts[0][1].astype(np.float32)
+    ids = np.concatenate([p[0] for p in parts])
+    values = np.concatenate([p[1] for p in parts]).astype(np.float64)
+    uniq, inverse = np.unique(ids, return_inverse=True)
+    return uniq, np.bincount(inverse, weights=values).astype(np.float32)
+
+
+def sloppy_pairs(a: list[int], b: list[int], slop: int) -> float:
+    """Lucene's sloppy frequency of the two-word phrase "a b": each pair of positions ``i``
+    (of a) and ``j`` (of b) ``m = |j − i − 1| ≤ slop`` moves apart adds ``1/(1 + m)``."""
+    total = 0.0
+    for i in a:
+        lo = bisect.bisect_left(b, i + 1 - slop)
+        hi = bisect.bisect_right(b, i + 1 + slop)
+        for j in b[lo:hi]:
+            m = abs(j - i - 1)
+            if m <= slop:
+                total += 1.0 / (1 + m)
+    return total
+
+
+def phrase_frequency(lists: list[list[int]], slop: int) -> float:
+    """Occurrences of the words in order (``lists``: each word's positions in one field);
+    with slop, an occurrence with ``m`` positions of gaps counts ``1/(1 + m)``."""
+    if slop and len(lists) == 2:
+        return sloppy_pairs(lists[0], lists[1], slop)
+    # current end position → the least total gap of a partial match ending there
+    reach = {p: 0 for p in lists[0]}
+    for positions in lists[1:]:
+        following: dict[int, int] = {}
+        for p in positions:
+            for end, gap in reach.items():
+                extra = p - end - 1
+                if 0 <= extra and gap + extra <= slop:
+                    if gap + extra < following.get(p, slop + 1):
+                        following[p] = gap + extra
+        reach = following
+        if not reach:
+            return 0.0
+    return float(sum(1.0 / (1 + g) for g in reach.values()) if slop else len(reach))
+
+
 class Evaluator:
     def __init__(self, columns: Columns, postings: Postings, max_terms: int = 1024):
         self.columns = columns
         self.postings = postings
         self.max_terms = max_terms
         self.n = columns.n
-        self.norm_lengths = {f: lucene_length(columns.lengths[f]) for f in TEXT_FIELDS}
-        self.field_docs = {}
-        self.avg_length = {}
-        for f in TEXT_FIELDS:
-            lengths = columns.lengths[f]
+        raw = dict(columns.lengths)
+        raw[TEXT] = sum(WEIGHTS[f] * columns.lengths[f] for f in TEXT_FIELDS)
+        self.norm_lengths = {f: lucene_length(v) for f, v in raw.items()}
+        self.field_docs: dict[str, int] = {}
+        self.avg_length: dict[str, float] = {}
+        for f, lengths in raw.items():
             present = int(np.count_nonzero(lengths))
             self.field_docs[f] = max(present, 1)
             self.avg_length[f] = float(lengths.sum()) / present if present else 1.0
@@ -113,6 +174,21 @@ class Evaluator:
     def mask(self, q: Query | None) -> np.ndarray:
         return self.evaluate(q)[0]
 
+    def rescore(self, docs: np.ndarray, clauses: Iterable[Query]) -> np.ndarray:
+        """The scores the ``clauses`` give the documents ``docs`` (the proximity bonus of the
+        best-ranked window), as an array aligned with ``docs``."""
+        out = np.zeros(len(docs), np.float32)
+        for q in clauses:
+            if isinstance(q, Phrase):
+                fld = q.field or TEXT
+                ids, freq = self._phrase_occurrences(fld, q.terms, q.slop, docs)
+                if len(ids):
+                    weight = q.boost * sum(idf(self._df(fld, t), self.field_docs[fld])
+                                           for t in q.terms)
+                    where = np.searchsorted(docs, ids)
+                    out[where] += self._bm25(fld, ids, freq, weight)
+        return out
+
     # -- nodes -------------------------------------------------------------------------------
 
     def _empty(self) -> tuple[np.ndarray, np.ndarray]:
@@ -120,14 +196,21 @@ class Evaluator:
 
     def _eval(self, q: Query) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(q, Term):
-            return self._sum_fields(q.field, lambda f: self._term(f, q.text, q.boost))
+            fld = q.field or TEXT
+            ids, tf = self._postings(fld, q.text)
+            return self._scored(fld, ids, tf, q.boost * idf(len(ids), self.field_docs[fld]))
         if isinstance(q, Phrase):
-            return self._sum_fields(q.field, lambda f: self._phrase(f, q.terms, q.slop,
-                                                                    q.boost))
+            fld = q.field or TEXT
+            if len(q.terms) == 1:
+                return self._eval(Term(q.terms[0], q.field, q.boost))
+            ids, freq = self._phrase_occurrences(fld, q.terms, q.slop)
+            weight = q.boost * sum(idf(self._df(fld, t), self.field_docs[fld])
+                                   for t in q.terms)
+            return self._scored(fld, ids, freq, weight)
         if isinstance(q, Near):
-            return self._sum_fields(q.left.field, lambda f: self._near(f, q))
+            return self._near(q)
         if isinstance(q, (Prefix, Wildcard, Fuzzy)):
-            return self._sum_fields(q.field, lambda f: self._expanded(f, q))
+            return self._expanded(q)
         if isinstance(q, Value):
             return self._value(q), np.zeros(self.n, np.float32)
         if isinstance(q, DateRange):
@@ -140,30 +223,36 @@ class Evaluator:
             return self._bool(q)
         raise TypeError(f"not a query node: {q!r}")
 
-    def _sum_fields(self, fld: str | None, one) -> tuple[np.ndarray, np.ndarray]:
-        if fld is not None:
-            return one(fld)
-        mask, scores = one(TEXT_FIELDS[0])
-        for f in TEXT_FIELDS[1:]:
-            m, s = one(f)
-            mask = mask | m
-            scores = scores + s
-        return mask, scores
+    def _fields(self, fld: str) -> tuple[str, ...]:
+        return TEXT_FIELDS if fld == TEXT else (fld,)
+
+    def _postings(self, fld: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(docnums, term frequencies) in a field; in the combined field the title's count
+        ``TITLE_WEIGHT`` times. Cached with the postings."""
+        if fld != TEXT:
+            return self.postings.get(fld, term)
+        key = (TEXT, term)
+        found = self.postings.cached(key)
+        if found is None:
+            found = self.postings.remember(key, _combine([
+                (ids, tf * WEIGHTS[f]) for f in TEXT_FIELDS
+                for ids, tf in [self.postings.get(f, term)]]))
+        return found
+
+    def _df(self, fld: str, term: str) -> int:
+        return len(self._postings(fld, term)[0])
 
     def _bm25(self, fld: str, ids: np.ndarray, freq: np.ndarray, weight: float,
               ) -> np.ndarray:
         norm = K1 * (1 - B + B * self.norm_lengths[fld][ids] / self.avg_length[fld])
         return (weight * (K1 + 1) * freq / (freq + norm)).astype(np.float32)
 
-    def _term(self, fld: str, text: str, boost: float) -> tuple[np.ndarray, np.ndarray]:
+    def _scored(self, fld: str, ids: np.ndarray, freq: np.ndarray, weight: float,
+                ) -> tuple[np.ndarray, np.ndarray]:
         mask, scores = self._empty()
-        ids, tf = self.postings.get(fld, text)
-        if not len(ids):
-            return mask, scores
-        mask[ids] = True
-        if fld in TEXT_FIELDS:
-            weight = boost * idf(len(ids), self.field_docs[fld])
-            scores[ids] = self._bm25(fld, ids, tf, weight)
+        if len(ids):
+            mask[ids] = True
+            scores[ids] = self._bm25(fld, ids, freq, weight)
         return mask, scores
 
     def _value(self, q: Value) -> np.ndarray:
@@ -214,94 +303,82 @@ class Evaluator:
 
     # -- positions ---------------------------------------------------------------------------
 
-    def _positions(self, fld: str, terms: Iterable[str], docs: np.ndarray,
-                   ) -> list[list[list[int]]]:
-        """For each term, its position list in each of ``docs`` (which all contain it)."""
-        out = []
+    def _positions(self, fld: str, term: str, docs: np.ndarray) -> list[list[int]]:
+        """The term's positions in field ``fld`` of each of ``docs`` (which all contain it)."""
+        ids, values = self.postings.positions(fld, term)
+        where = np.searchsorted(ids, docs)
+        return [decode(values[i]) for i in where.tolist()]
+
+    def _candidates(self, fld: str, terms: tuple[str, ...],
+                    within: np.ndarray | None) -> np.ndarray:
+        docs = None
         for t in terms:
-            ids, values = self.postings.positions(fld, t)
-            where = np.searchsorted(ids, docs)
-            out.append([decode(values[i]) for i in where.tolist()])
-        return out
-
-    def _phrase_hits(self, fld: str, terms: tuple[str, ...], slop: int, docs: np.ndarray,
-                     ) -> tuple[np.ndarray, list[list[tuple[int, int]]]]:
-        """Occurrences (first, last position) of the phrase in each of ``docs``."""
-        per_term = self._positions(fld, terms, docs)
-        spans: list[list[tuple[int, int]]] = []
-        counts = np.zeros(len(docs), np.float32)
-        for i in range(len(docs)):
-            reach = {p: p for p in per_term[0][i]}  # current end position → start
-            for positions in per_term[1:]:
-                here = positions[i]
-                nxt = {}
-                for p in here:
-                    for end, start in reach.items():
-                        if 1 <= p - end <= slop + 1:
-                            nxt.setdefault(p, start)
-                            break
-                reach = nxt
-                if not reach:
-                    break
-            found = sorted((start, end) for end, start in reach.items())
-            spans.append(found)
-            counts[i] = len(found)
-        return counts, spans
-
-    def _phrase(self, fld: str, terms: tuple[str, ...], slop: int, boost: float,
-                ) -> tuple[np.ndarray, np.ndarray]:
-        if len(terms) == 1:
-            return self._term(fld, terms[0], boost)
-        mask, scores = self._empty()
-        lists = [self.postings.get(fld, t) for t in terms]
-        if any(not len(ids) for ids, _ in lists):
-            return mask, scores
-        docs = lists[0][0]
-        for ids, _ in lists[1:]:
-            docs = np.intersect1d(docs, ids, assume_unique=True)
+            ids = self.postings.get(fld, t)[0]
+            docs = ids if docs is None else np.intersect1d(docs, ids, assume_unique=True)
+        if docs is None:
+            return np.zeros(0, np.int64)
         docs = docs[self.columns.live[docs]]
-        if not len(docs):
-            return mask, scores
-        counts, _ = self._phrase_hits(fld, terms, slop, docs)
-        keep = counts > 0
-        docs, counts = docs[keep], counts[keep]
-        mask[docs] = True
-        weight = boost * sum(idf(len(ids), self.field_docs[fld]) for ids, _ in lists)
-        scores[docs] = self._bm25(fld, docs, counts, weight)
-        return mask, scores
+        return np.intersect1d(docs, within, assume_unique=True) if within is not None else docs
 
-    def _near(self, fld: str, q: Near) -> tuple[np.ndarray, np.ndarray]:
+    def _phrase_occurrences(self, fld: str, terms: tuple[str, ...], slop: int,
+                            within: np.ndarray | None = None,
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """(docnums, phrase frequency) over a field; the combined field adds the title's
+        ``TITLE_WEIGHT`` times to the body's."""
+        parts = []
+        for f in self._fields(fld):
+            docs = self._candidates(f, tuple(dict.fromkeys(terms)), within)
+            if not len(docs):
+                continue
+            lists = [self._positions(f, t, docs) for t in terms]
+            freq = np.fromiter((phrase_frequency([ps[i] for ps in lists], slop)
+                                for i in range(len(docs))), dtype=np.float32, count=len(docs))
+            keep = freq > 0
+            parts.append((docs[keep], freq[keep] * WEIGHTS.get(f, 1.0)
+                          if fld == TEXT else freq[keep]))
+        return _combine(parts)
+
+    def _near(self, q: Near) -> tuple[np.ndarray, np.ndarray]:
         """Both clauses in either order with at most ``distance`` words between them
         (Lucene's unordered ``span_near`` with that slop)."""
+        fld = q.left.field or TEXT
         sides = [s.terms if isinstance(s, Phrase) else (s.text,) for s in (q.left, q.right)]
-        mask, scores = self._empty()
-        lists = [self.postings.get(fld, t) for t in (*sides[0], *sides[1])]
-        if any(not len(ids) for ids, _ in lists):
-            return mask, scores
-        docs = lists[0][0]
-        for ids, _ in lists[1:]:
-            docs = np.intersect1d(docs, ids, assume_unique=True)
-        docs = docs[self.columns.live[docs]]
-        if not len(docs):
-            return mask, scores
-        spans = [self._phrase_hits(fld, terms, 0, docs)[1] if len(terms) > 1 else
-                 [[(p, p) for p in ps] for ps in self._positions(fld, terms, docs)[0]]
-                 for terms in sides]
-        counts = np.zeros(len(docs), np.float32)
-        for i in range(len(docs)):
-            hits = 0
-            for a0, a1 in spans[0][i]:
-                for b0, b1 in spans[1][i]:
-                    gap = b0 - a1 - 1 if b0 > a1 else a0 - b1 - 1
-                    if (b0 > a1 or a0 > b1) and gap <= q.distance:
-                        hits += 1
-            counts[i] = hits
-        keep = counts > 0
-        docs, counts = docs[keep], counts[keep]
-        mask[docs] = True
-        weight = q.boost * sum(idf(len(ids), self.field_docs[fld]) for ids, _ in lists)
-        scores[docs] = self._bm25(fld, docs, counts, weight)
-        return mask, scores
+        every = tuple(dict.fromkeys((*sides[0], *sides[1])))
+        parts = []
+        for f in self._fields(fld):
+            docs = self._candidates(f, every, None)
+            if not len(docs):
+                continue
+            spans = [[self._spans(f, terms, docs, i) for i in range(len(docs))]
+                     for terms in sides]
+            counts = np.zeros(len(docs), np.float32)
+            for i in range(len(docs)):
+                hits = 0
+                for a0, a1 in spans[0][i]:
+                    for b0, b1 in spans[1][i]:
+                        if b0 > a1 and b0 - a1 - 1 <= q.distance or \
+                                a0 > b1 and a0 - b1 - 1 <= q.distance:
+                            hits += 1
+                counts[i] = hits
+            keep = counts > 0
+            parts.append((docs[keep], counts[keep] * (WEIGHTS[f] if fld == TEXT else 1.0)))
+        ids, freq = _combine(parts)
+        weight = q.boost * sum(idf(self._df(fld, t), self.field_docs[fld]) for t in every)
+        return self._scored(fld, ids, freq, weight)
+
+    def _spans(self, fld: str, terms: tuple[str, ...], docs: np.ndarray, i: int,
+               ) -> list[tuple[int, int]]:
+        """(first, last) positions of each exact occurrence of ``terms`` in ``docs[i]``."""
+        one = docs[i: i + 1]
+        lists = [self._positions(fld, t, one)[0] for t in terms]
+        if len(lists) == 1:
+            return [(p, p) for p in lists[0]]
+        starts = set(lists[0])
+        out = []
+        for p in lists[0]:
+            if all(p + k in set(lists[k]) for k in range(1, len(lists))):
+                out.append((p, p + len(lists) - 1))
+        return out if starts else []
 
     # -- expansions --------------------------------------------------------------------------
 
@@ -313,16 +390,20 @@ class Evaluator:
         if found is not None:
             return found
         limit = self.max_terms
-        if isinstance(q, Prefix):
-            found = self.postings.prefixed(fld, q.text, limit)
-        elif isinstance(q, Fuzzy):
-            distance = min(max(q.distance, 1), MAX_EDIT_DISTANCE)
-            prefix = min(max(q.prefix, 1), len(q.text))
-            dfa = Automata.levenshtein_dfa(q.text, distance, prefix)
-            found = list(itertools.islice(
-                Automata.find_matches(dfa, _ListCursor(self.postings.lexicon(fld))), limit + 1))
-        else:
-            found = self._wildcard(fld, q.pattern, limit)
+        terms: set[str] = set()
+        for f in self._fields(fld):
+            if isinstance(q, Prefix):
+                terms.update(self.postings.prefixed(f, q.text, limit))
+            elif isinstance(q, Fuzzy):
+                distance = min(max(q.distance, 1), MAX_EDIT_DISTANCE)
+                prefix = min(max(q.prefix, 1), len(q.text))
+                dfa = Automata.levenshtein_dfa(q.text, distance, prefix)
+                terms.update(itertools.islice(
+                    Automata.find_matches(dfa, _ListCursor(self.postings.lexicon(f))),
+                    limit + 1))
+            else:
+                terms.update(self._wildcard(f, q.pattern, limit))
+        found = sorted(terms)[: limit + 1]
         if len(self._expansions) > 4096:
             self._expansions.clear()
         self._expansions[key] = found
@@ -342,7 +423,8 @@ class Evaluator:
                     break
         return out
 
-    def _expanded(self, fld: str, q: Prefix | Wildcard | Fuzzy) -> tuple[np.ndarray, np.ndarray]:
+    def _expanded(self, q: Prefix | Wildcard | Fuzzy) -> tuple[np.ndarray, np.ndarray]:
+        fld = q.field or TEXT
         terms = self.expand(fld, q)
         self._budget -= len(terms)
         if self._budget < 0:
@@ -351,7 +433,7 @@ class Evaluator:
                 "terms; make them more specific")
         mask, scores = self._empty()
         for t in terms:
-            m, s = self._term(fld, t, q.boost)
+            m, s = self._eval(Term(t, q.field, q.boost))
             mask |= m
             scores += s
         return mask, scores

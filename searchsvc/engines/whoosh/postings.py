@@ -25,11 +25,14 @@ class Postings:
         self.leaves = list(reader.leaf_readers())
         self._cache: OrderedDict = OrderedDict()
 
-    def _remember(self, key, value):
+    def remember(self, key, value):
         self._cache[key] = value
         if len(self._cache) > CACHE_ENTRIES:
             self._cache.popitem(last=False)
         return value
+
+    def cached(self, key):
+        return self._cache.get(key)
 
     def get(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(docnums, term frequencies) of one term over every segment, docnums ascending."""
@@ -63,7 +66,7 @@ class Postings:
                 tf_parts.append(np.asarray(tfs, dtype=np.float32))
         result = ((np.concatenate(id_parts), np.concatenate(tf_parts)) if id_parts
                   else _EMPTY)
-        return self._remember(key, result)
+        return self.remember(key, result)
 
     def positions(self, fieldname: str, text: str) -> tuple[np.ndarray, list[bytes]]:
         """(docnums, encoded position lists) of one term; decode with :func:`decode`."""
@@ -89,7 +92,7 @@ class Postings:
                     values.append(m.value())
                     m.next()
         result = (np.concatenate(ids) if ids else np.zeros(0, np.int64), values)
-        return self._remember(key, result)
+        return self.remember(key, result)
 
     def terms_matching(self, fieldname: str, accept, limit: int) -> list[str]:
         """Index terms of a field for which ``accept(term)`` holds (at most ``limit`` + 1)."""
@@ -123,7 +126,7 @@ class Postings:
         for segment, _base in self.leaves:
             terms.update(t.decode("utf-8") if isinstance(t, bytes) else t
                          for t in segment.lexicon(fieldname))
-        return self._remember(key, sorted(terms))
+        return self.remember(key, sorted(terms))
 
     def doc_frequency(self, fieldname: str, text: str) -> int:
         return sum(segment.doc_frequency(fieldname, text) for segment, _ in self.leaves)
