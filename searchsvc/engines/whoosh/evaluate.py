@@ -51,7 +51,7 @@ from searchsvc.engine import (
     Wildcard,
 )
 from searchsvc.engines.whoosh.columns import Columns
-from searchsvc.engines.whoosh.postings import Postings, decode
+from searchsvc.engines.whoosh.postings import Postings
 from searchsvc.errors import QueryTooExpensive
 
 K1 = BM25_K1
@@ -106,39 +106,66 @@ def _combine(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np
     return uniq, np.bincount(inverse, weights=values).astype(np.float32)
 
 
-def sloppy_pairs(a: list[int], b: list[int], slop: int) -> float:
-    """Lucene's sloppy frequency of the two-word phrase "a b": each pair of positions ``i``
-    (of a) and ``j`` (of b) ``m = |j − i − 1| ≤ slop`` moves apart adds ``1/(1 + m)``."""
-    total = 0.0
-    for i in a:
-        lo = bisect.bisect_left(b, i + 1 - slop)
-        hi = bisect.bisect_right(b, i + 1 + slop)
-        for j in b[lo:hi]:
-            m = abs(j - i - 1)
-            if m <= slop:
-                total += 1.0 / (1 + m)
-    return total
+def _doc_of(keys: np.ndarray) -> np.ndarray:
+    return keys >> 32
 
 
-def phrase_frequency(lists: list[list[int]], slop: int) -> float:
-    """Occurrences of the words in order (``lists``: each word's positions in one field);
-    with slop, an occurrence with ``m`` positions of gaps counts ``1/(1 + m)``."""
-    if slop and len(lists) == 2:
-        return sloppy_pairs(lists[0], lists[1], slop)
-    # current end position → the least total gap of a partial match ending there
-    reach = {p: 0 for p in lists[0]}
-    for positions in lists[1:]:
-        following: dict[int, int] = {}
-        for p in positions:
-            for end, gap in reach.items():
-                extra = p - end - 1
-                if 0 <= extra and gap + extra <= slop:
-                    if gap + extra < following.get(p, slop + 1):
-                        following[p] = gap + extra
-        reach = following
+def pair_frequency(a: np.ndarray, b: np.ndarray, slop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lucene's sloppy frequency of the two-word phrase "a b", per document: each pair of
+    positions ``i`` (of a) and ``j`` (of b) ``m = |j − i − 1| ≤ slop`` moves apart adds
+    ``1/(1 + m)``. ``a`` and ``b`` are sorted ``doc << 32 | position`` keys; returns
+    (docs, frequency)."""
+    lo = np.searchsorted(b, a + 1 - slop, "left")
+    hi = np.searchsorted(b, a + 1 + slop, "right")
+    counts = hi - lo
+    if not counts.sum():
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    which = np.repeat(np.arange(len(a)), counts)
+    offsets = np.cumsum(counts) - counts
+    j = b[np.repeat(lo - offsets, counts) + np.arange(int(counts.sum()))]
+    m = np.abs(j - a[which] - 1)
+    weight = 1.0 / (1.0 + m)
+    docs, inverse = np.unique(_doc_of(a[which]), return_inverse=True)
+    return docs, np.bincount(inverse, weights=weight).astype(np.float32)
+
+
+def phrase_starts(keys: list[np.ndarray]) -> np.ndarray:
+    """Keys of the first word of every exact occurrence of the words in order."""
+    starts = keys[0]
+    for k, following in enumerate(keys[1:], start=1):
+        starts = np.intersect1d(starts, following - k, assume_unique=True)
+        if not len(starts):
+            break
+    return starts
+
+
+def _per_doc(keys: np.ndarray, weights: np.ndarray | None = None,
+             ) -> tuple[np.ndarray, np.ndarray]:
+    docs, inverse = np.unique(_doc_of(keys), return_inverse=True)
+    counts = np.bincount(inverse, weights=weights) if weights is not None else np.bincount(inverse)
+    return docs, counts.astype(np.float32)
+
+
+def sloppy_frequency(keys: list[np.ndarray], slop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Occurrences of three or more words in order with at most ``slop`` positions of gaps in
+    all; each counts ``1/(1 + gaps)``. (Two words: :func:`pair_frequency`.)"""
+    # current end key → least gap so far, one dict per step (rare: typed "a b c"~n)
+    reach = {int(k): 0 for k in keys[0]}
+    for following in keys[1:]:
+        nxt: dict[int, int] = {}
+        for end, gap in reach.items():
+            lo = np.searchsorted(following, end + 1)
+            hi = np.searchsorted(following, end + 2 + slop - gap)
+            for p in following[lo:hi].tolist():
+                g = gap + p - end - 1
+                if g < nxt.get(p, slop + 1):
+                    nxt[p] = g
+        reach = nxt
         if not reach:
-            return 0.0
-    return float(sum(1.0 / (1 + g) for g in reach.values()) if slop else len(reach))
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    ends = np.fromiter(reach.keys(), dtype=np.int64, count=len(reach))
+    gaps = np.fromiter(reach.values(), dtype=np.float64, count=len(reach))
+    return _per_doc(ends, 1.0 / (1.0 + gaps))
 
 
 class Evaluator:
@@ -303,12 +330,6 @@ class Evaluator:
 
     # -- positions ---------------------------------------------------------------------------
 
-    def _positions(self, fld: str, term: str, docs: np.ndarray) -> list[list[int]]:
-        """The term's positions in field ``fld`` of each of ``docs`` (which all contain it)."""
-        ids, values = self.postings.positions(fld, term)
-        where = np.searchsorted(ids, docs)
-        return [decode(values[i]) for i in where.tolist()]
-
     def _candidates(self, fld: str, terms: tuple[str, ...],
                     within: np.ndarray | None) -> np.ndarray:
         docs = None
@@ -320,6 +341,9 @@ class Evaluator:
         docs = docs[self.columns.live[docs]]
         return np.intersect1d(docs, within, assume_unique=True) if within is not None else docs
 
+    def _keys(self, fld: str, term: str, docs: np.ndarray) -> np.ndarray:
+        return self.postings.positions(fld, term).keys(docs)
+
     def _phrase_occurrences(self, fld: str, terms: tuple[str, ...], slop: int,
                             within: np.ndarray | None = None,
                             ) -> tuple[np.ndarray, np.ndarray]:
@@ -330,55 +354,51 @@ class Evaluator:
             docs = self._candidates(f, tuple(dict.fromkeys(terms)), within)
             if not len(docs):
                 continue
-            lists = [self._positions(f, t, docs) for t in terms]
-            freq = np.fromiter((phrase_frequency([ps[i] for ps in lists], slop)
-                                for i in range(len(docs))), dtype=np.float32, count=len(docs))
-            keep = freq > 0
-            parts.append((docs[keep], freq[keep] * WEIGHTS.get(f, 1.0)
-                          if fld == TEXT else freq[keep]))
+            keys = [self._keys(f, t, docs) for t in terms]
+            if slop and len(terms) == 2:
+                ids, freq = pair_frequency(keys[0], keys[1], slop)
+            elif slop:
+                ids, freq = sloppy_frequency(keys, slop)
+            else:
+                ids, freq = _per_doc(phrase_starts(keys))
+            parts.append((ids, freq * WEIGHTS[f] if fld == TEXT else freq))
         return _combine(parts)
+
+    def _spans(self, fld: str, side: Term | Phrase, docs: np.ndarray,
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(first, last) keys of each occurrence of a term or exact phrase in ``docs``."""
+        terms = side.terms if isinstance(side, Phrase) else (side.text,)
+        starts = phrase_starts([self._keys(fld, t, docs) for t in terms])
+        return starts, starts + len(terms) - 1
 
     def _near(self, q: Near) -> tuple[np.ndarray, np.ndarray]:
         """Both clauses in either order with at most ``distance`` words between them
-        (Lucene's unordered ``span_near`` with that slop)."""
+        (Lucene's unordered ``span_near`` with that slop): per document, the number of such
+        pairs of occurrences."""
         fld = q.left.field or TEXT
-        sides = [s.terms if isinstance(s, Phrase) else (s.text,) for s in (q.left, q.right)]
-        every = tuple(dict.fromkeys((*sides[0], *sides[1])))
+        every = tuple(dict.fromkeys(
+            (*(q.left.terms if isinstance(q.left, Phrase) else (q.left.text,)),
+             *(q.right.terms if isinstance(q.right, Phrase) else (q.right.text,)))))
         parts = []
         for f in self._fields(fld):
             docs = self._candidates(f, every, None)
             if not len(docs):
                 continue
-            spans = [[self._spans(f, terms, docs, i) for i in range(len(docs))]
-                     for terms in sides]
-            counts = np.zeros(len(docs), np.float32)
-            for i in range(len(docs)):
-                hits = 0
-                for a0, a1 in spans[0][i]:
-                    for b0, b1 in spans[1][i]:
-                        if b0 > a1 and b0 - a1 - 1 <= q.distance or \
-                                a0 > b1 and a0 - b1 - 1 <= q.distance:
-                            hits += 1
-                counts[i] = hits
+            a0, a1 = self._spans(f, q.left, docs)
+            b0, b1 = self._spans(f, q.right, docs)  # both ascending
+            # right after left: b0 in (a1, a1 + 1 + d]; left after right: b1 in [a0-1-d, a0)
+            after = np.searchsorted(b0, a1 + 2 + q.distance, "left") - \
+                np.searchsorted(b0, a1, "right")
+            before = np.searchsorted(b1, a0, "left") - \
+                np.searchsorted(b1, a0 - 2 - q.distance, "right")
+            counts = (after + before).astype(np.float64)
             keep = counts > 0
-            parts.append((docs[keep], counts[keep] * (WEIGHTS[f] if fld == TEXT else 1.0)))
+            if keep.any():
+                ids, freq = _per_doc(a0[keep], counts[keep])
+                parts.append((ids, freq * WEIGHTS[f] if fld == TEXT else freq))
         ids, freq = _combine(parts)
         weight = q.boost * sum(idf(self._df(fld, t), self.field_docs[fld]) for t in every)
         return self._scored(fld, ids, freq, weight)
-
-    def _spans(self, fld: str, terms: tuple[str, ...], docs: np.ndarray, i: int,
-               ) -> list[tuple[int, int]]:
-        """(first, last) positions of each exact occurrence of ``terms`` in ``docs[i]``."""
-        one = docs[i: i + 1]
-        lists = [self._positions(fld, t, one)[0] for t in terms]
-        if len(lists) == 1:
-            return [(p, p) for p in lists[0]]
-        starts = set(lists[0])
-        out = []
-        for p in lists[0]:
-            if all(p + k in set(lists[k]) for k in range(1, len(lists))):
-                out.append((p, p + len(lists) - 1))
-        return out if starts else []
 
     # -- expansions --------------------------------------------------------------------------
 

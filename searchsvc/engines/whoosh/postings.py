@@ -1,28 +1,75 @@
-"""Posting lists as arrays, read block by block from Whoosh's segments.
+"""Posting lists as arrays: views of memory-mapped segment files for the text fields.
 
-Whoosh's matchers hand out one posting per Python call; a W3 posting block already holds its
-document numbers and weights as arrays, so they are taken whole. Positions are decoded only
-for the documents a phrase or proximity clause needs. Both are cached per opened generation
-(an as-you-type search asks for the same terms again at every keystroke).
+A text term's postings in a segment are one ``codec.ArrayCodec`` record: document numbers,
+term frequencies and positions as arrays, read by slicing the segment's postings file, mapped
+into memory once per process and shared by every generation that has the segment (segments
+never change). Other fields (keywords, ids, dates) are read from Whoosh's W3 blocks, taking
+each block's arrays whole. Results are cached per opened generation (an as-you-type search
+asks for the same terms again at every keystroke).
 """
 
 from __future__ import annotations
 
 import itertools
-import pickle
+import mmap
+import os
+import threading
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.reading import TermNotFound
+
+from searchsvc.engines.whoosh.codec import TEXT_FIELDS, read_record
 
 CACHE_ENTRIES = 4096
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+_MAPS: dict[str, mmap.mmap] = {}
+_MAPS_LOCK = threading.Lock()
+
+
+def _mapped(path: Path, segid: str) -> mmap.mmap:
+    """The segment's postings file, mapped once per process."""
+    with _MAPS_LOCK:
+        found = _MAPS.get(segid)
+        if found is None:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                found = _MAPS[segid] = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ) \
+                    if size else mmap.mmap(-1, 1)
+            if len(_MAPS) > 1024:  # segments long merged away
+                _MAPS.pop(next(iter(_MAPS)))
+        return found
+
+
+class Positions:
+    """A term's postings with their positions, over every segment: ``ids`` (global document
+    numbers), ``tfs`` and the flat ``pos`` array, document by document."""
+
+    def __init__(self, ids: np.ndarray, tfs: np.ndarray, pos: np.ndarray):
+        self.ids = ids
+        self.tfs = tfs
+        self.pos = pos
+        self.starts = np.concatenate([[0], np.cumsum(tfs, dtype=np.int64)])
+
+    def keys(self, docs: np.ndarray) -> np.ndarray:
+        """``doc << 32 | position`` of every position in the given documents (sorted)."""
+        sel = np.flatnonzero(np.isin(self.ids, docs, assume_unique=True))
+        if not len(sel):
+            return np.zeros(0, np.int64)
+        counts = self.tfs[sel].astype(np.int64)
+        first = self.starts[sel]
+        offsets = np.cumsum(counts) - counts
+        take = np.repeat(first - offsets, counts) + np.arange(int(counts.sum()))
+        return (np.repeat(self.ids[sel], counts) << 32) | self.pos[take].astype(np.int64)
 
 
 class Postings:
-    def __init__(self, reader):
+    def __init__(self, reader, folder: Path | None = None):
         self.reader = reader
-        self.leaves = list(reader.leaf_readers())
+        self.folder = folder
+        self.leaves = list(reader.leaf_readers()) if reader.doc_count_all() else []
         self._cache: OrderedDict = OrderedDict()
 
     def remember(self, key, value):
@@ -34,27 +81,48 @@ class Postings:
     def cached(self, key):
         return self._cache.get(key)
 
+    def _records(self, fieldname: str, text: str):
+        """(base, docs, tfs, pos) of the term's record in each segment that has it."""
+        for segment, base in self.leaves:
+            try:
+                info = segment.term_info(fieldname, text)
+            except (TermNotFound, KeyError, ValueError):
+                continue
+            seg = segment.segment()
+            path = Path(segment._storage.folder) / seg.make_filename(".pst")
+            docs, tfs, pos = read_record(_mapped(path, seg.segment_id()), info.extent()[0])
+            yield base, docs, tfs, pos
+
     def get(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(docnums, term frequencies) of one term over every segment, docnums ascending."""
         key = (fieldname, text)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        id_parts: list[np.ndarray] = []
-        tf_parts: list[np.ndarray] = []
+        if fieldname in TEXT_FIELDS:
+            parts = [(docs.astype(np.int64) + base, tfs.astype(np.float32))
+                     for base, docs, tfs, _ in self._records(fieldname, text)]
+        else:
+            parts = list(self._blocks(fieldname, text))
+        result = ((np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+                  if parts else _EMPTY)
+        return self.remember(key, result)
+
+    def _blocks(self, fieldname: str, text: str):
+        """W3 blocks of a keyword field, each block's arrays taken whole."""
         for segment, base in self.leaves:
             try:
                 if (fieldname, text) not in segment:
                     continue
             except Exception:  # a value the field cannot hold matches nothing
-                break
+                return
             m = segment.postings(fieldname, text)
             if isinstance(m, W3LeafMatcher):
                 while m.is_active():
                     m._read_ids()
                     m._read_weights()
-                    id_parts.append(np.asarray(m._ids, dtype=np.int64) + base)
-                    tf_parts.append(np.asarray(m._weights, dtype=np.float32))
+                    yield (np.asarray(m._ids, dtype=np.int64) + base,
+                           np.asarray(m._weights, dtype=np.float32))
                     m._next_block()
             else:
                 ids, tfs = [], []
@@ -62,49 +130,23 @@ class Postings:
                     ids.append(m.id())
                     tfs.append(m.weight())
                     m.next()
-                id_parts.append(np.asarray(ids, dtype=np.int64) + base)
-                tf_parts.append(np.asarray(tfs, dtype=np.float32))
-        result = ((np.concatenate(id_parts), np.concatenate(tf_parts)) if id_parts
-                  else _EMPTY)
-        return self.remember(key, result)
+                yield np.asarray(ids, dtype=np.int64) + base, np.asarray(tfs, dtype=np.float32)
 
-    def positions(self, fieldname: str, text: str) -> tuple[np.ndarray, list[bytes]]:
-        """(docnums, encoded position lists) of one term; decode with :func:`decode`."""
+    def positions(self, fieldname: str, text: str) -> Positions:
+        """A text term's postings with positions, over every segment."""
         key = ("positions", fieldname, text)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        ids: list[np.ndarray] = []
-        values: list[bytes] = []
-        for segment, base in self.leaves:
-            if (fieldname, text) not in segment:
-                continue
-            m = segment.postings(fieldname, text)
-            while m.is_active():
-                if isinstance(m, W3LeafMatcher):
-                    m._read_ids()
-                    m._read_values()
-                    ids.append(np.asarray(m._ids, dtype=np.int64) + base)
-                    values.extend(m._values)
-                    m._next_block()
-                else:
-                    ids.append(np.asarray([m.id() + base], dtype=np.int64))
-                    values.append(m.value())
-                    m.next()
-        result = (np.concatenate(ids) if ids else np.zeros(0, np.int64), values)
-        return self.remember(key, result)
-
-    def terms_matching(self, fieldname: str, accept, limit: int) -> list[str]:
-        """Index terms of a field for which ``accept(term)`` holds (at most ``limit`` + 1)."""
-        found: set[str] = set()
-        for segment, _base in self.leaves:
-            for raw in segment.lexicon(fieldname):
-                term = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-                if accept(term):
-                    found.add(term)
-                    if len(found) > limit:
-                        return sorted(found)
-        return sorted(found)
+        parts = list(self._records(fieldname, text))
+        if parts:
+            found = Positions(np.concatenate([d.astype(np.int64) + b for b, d, _, _ in parts]),
+                              np.concatenate([t for _, _, t, _ in parts]).astype(np.int64),
+                              np.concatenate([p.astype(np.int64) for _, _, _, p in parts]))
+        else:
+            found = Positions(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                              np.zeros(0, np.int64))
+        return self.remember(key, found)
 
     def prefixed(self, fieldname: str, prefix: str, limit: int) -> list[str]:
         """Index terms starting with ``prefix`` (one sequential range read per segment)."""
@@ -130,13 +172,3 @@ class Postings:
 
     def doc_frequency(self, fieldname: str, text: str) -> int:
         return sum(segment.doc_frequency(fieldname, text) for segment, _ in self.leaves)
-
-
-def decode(value: bytes) -> list[int]:
-    """A W3 position list (Whoosh's ``Positions.decode_positions``, without its checks)."""
-    position = 0
-    out = []
-    for code in pickle.loads(value[4:] if value.endswith(b".") else value[4:] + b"."):
-        position += code
-        out.append(position)
-    return out

@@ -3,10 +3,11 @@
 Whoosh's ``SegmentWriter`` sends every posting through a pickled on-disk pool and writes it one
 Python call at a time. :class:`FastSegmentWriter` keeps one segment's postings in memory
 (docnums arrive in increasing order, so each term's list is already sorted), takes each
-article's term → positions from the shared analysis instead of analysing again, and encodes
-each term's postings directly into the W3 codec's block format (:func:`_encode_postings`;
-byte-identical to Whoosh's own writer, which a test checks). The segment files are the same
-codec's, readable by any Whoosh searcher.
+article's term → positions from the shared analysis instead of analysing again, and writes
+each term's postings in one piece: text fields as ``codec.ArrayCodec`` array records, the other
+fields directly in the W3 block format (:func:`_encode_postings`, byte-identical to Whoosh's
+own writer, which a test checks). The segments are ``ArrayCodec`` segments, readable by any
+Whoosh searcher.
 
 A writer can also delete documents of the index's existing segments (it is a
 ``SegmentWriter``), which is how updates and catch-ups are applied.
@@ -21,13 +22,14 @@ from collections import defaultdict
 from itertools import repeat
 from operator import sub
 
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.filedb.filetables import _lengths as _KEY_VALUE_LENGTHS
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
 from searchsvc.engine import TEXT_FIELDS, IndexedArticle
+from searchsvc.engines.whoosh.codec import ArrayCodec, encode_record
 from searchsvc.engines.whoosh.schema import document
 
 
@@ -38,13 +40,12 @@ class FastSegmentWriter(SegmentWriter):
         # compression=0: Whoosh zlib-compresses every posting block, even the one-posting
         # blocks of rare terms (its "too small to compress" check is overwritten on the next
         # line of _write_block); that was ~10% of a worker's time for a modestly larger file.
-        super().__init__(ix, _lk=False, compound=False, codec=W3Codec(compression=0),
+        super().__init__(ix, _lk=False, compound=False, codec=ArrayCodec(compression=0),
                          **kwargs)
         # field → term → postings. Text terms are kept as str (UTF-8 byte order is code-point
         # order, so they sort the same) and encoded once at flush time.
         self._terms: dict[str, dict[str | bytes, list]] = defaultdict(dict)
         self._lengths: dict[str, dict[int, int]] = defaultdict(dict)
-        self._single: dict[int, bytes] = {}
         self._indexed_values: dict[tuple, list] = {}
         self.postings = 0  # postings held in memory (the flush budget counts them)
 
@@ -71,25 +72,18 @@ class FastSegmentWriter(SegmentWriter):
             field = schema[fieldname]
             length = 0
             if fieldname in TEXT_FIELDS:
+                # Text postings keep their position lists as they are: the array record is
+                # made from them at flush (codec.encode_record).
                 poses = analysed.get(fieldname, {})
-                encode = field.format.encode
-                single = self._single
                 field_terms = terms[fieldname]
                 for term, poslist in poses.items():
-                    freq = len(poslist)
-                    if freq == 1:  # most postings: their encoding is memoised
-                        vbytes = single.get(poslist[0])
-                        if vbytes is None:
-                            vbytes = single[poslist[0]] = encode(poslist)
-                    else:
-                        vbytes = encode(poslist)
-                    posting = (docnum, float(freq), vbytes)
+                    posting = (docnum, poslist)
                     found_list = field_terms.get(term)
                     if found_list is None:
                         field_terms[term] = [posting]
                     else:
                         found_list.append(posting)
-                    length += freq
+                    length += len(poslist)
                 self.postings += len(poses)
                 self._lengths[fieldname][docnum] = length
             elif field.indexed:
@@ -139,8 +133,9 @@ class FastSegmentWriter(SegmentWriter):
             lengths = self._lengths.get(fieldname, {})
             fixed = fieldobj.format.fixed_value_size()
             chunks = []
+            encode = _text_record if fieldname in TEXT_FIELDS else _encode_postings
             for term in sorted(field_terms):
-                data, info = _encode_postings(field_terms[term], lengths, fixed, limit, offset)
+                data, info = encode(field_terms[term], lengths, fixed, limit, offset)
                 chunks.append(data)
                 offset += len(data)
                 rows.append((prefix + (term.encode("utf-8") if isinstance(term, str) else term),
@@ -149,6 +144,22 @@ class FastSegmentWriter(SegmentWriter):
             fw.finish_field()
         _add_term_rows(fw._tindex, rows)
         fw.close()
+
+
+def _text_record(postings: list[tuple[int, list[int]]], lengths: dict[int, int],
+                 _fixed: int | None, _limit: int, offset: int) -> tuple[bytes, bytes]:
+    """A text term's postings as an array record (``codec``), and the W3 terminfo for it
+    (the statistics Whoosh's own writer keeps, so term dictionaries stay W3's)."""
+    docs = [d for d, _ in postings]
+    tfs = [len(p) for _, p in postings]
+    body = encode_record(docs, [p for _, p in postings])
+    doc_lengths = [lengths.get(d, 0) for d in docs]
+    present = [x for x in doc_lengths if x]
+    terminfo = W3TermInfo._struct.pack(
+        0, float(sum(tfs)), len(docs), length_to_byte(min(present)) if present else 0,
+        length_to_byte(max(doc_lengths)), float(max(tfs)), docs[0], docs[-1],
+    ) + pack_long(offset) + pack_int(len(body))
+    return body, terminfo
 
 
 def _encode_postings(postings: list[tuple[int, float, bytes]], lengths: dict[int, int],
