@@ -5,27 +5,31 @@ operations on boolean masks over all documents: a date filter is a comparison on
 column, a facet filter ORs the documents of the selected values, a facet's counts are a
 ``bincount`` of its (document, value) pairs inside the mask (exact, whatever the number of
 matches), the day counts of the histogram a ``bincount`` of the date column, collapse an
-operation on the story column.
+operation on the story keys (a 63-bit hash of each story id, so stories compare across
+segments without a dictionary of every id).
 
-Columns are read per **segment** from the compact ``meta`` column and remembered by segment id
-(:func:`segment_data`): segments never change once written, so a new generation made by an
-update opens only its new segment, and the rest is concatenated from memory.
+Columns come from each segment's array pack (``segments.ColumnsWriter``), mapped into memory
+and remembered by segment id (:func:`segment_data`): segments never change once written, so a
+generation made by an update opens only its new segment, and the rest is concatenated from
+memory. Strings (ids, story ids, origins) stay packed and are decoded one at a time.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from searchsvc.engine import FACETS, TEXT_FIELDS
-from searchsvc.engines.whoosh.schema import decode_meta
+from searchsvc.engines.whoosh.packs import Strings, read_pack, story_key
+from searchsvc.engines.whoosh.segments import PACK, STORIES_PACK
 
 NO_DATE = -1
-SEGMENT_CACHE = 256
+SEGMENT_CACHE = 512
 
 
 @dataclass
@@ -33,13 +37,14 @@ class SegmentData:
     """What one segment's documents hold, by document number within the segment."""
 
     n: int
-    ids: list[str]
-    date: np.ndarray                     # int64 ordinals, NO_DATE for undated
-    facets: dict[str, tuple[list[str], np.ndarray, np.ndarray]]  # values, entry docs, vals
-    story: list[str]
-    hashes: list[str]
-    origins: list[str]
-    lengths: dict[str, np.ndarray]       # exact token counts per text field (float32)
+    date: np.ndarray                     # int32 ordinals, NO_DATE for undated
+    lengths: dict[str, np.ndarray]       # exact token counts per text field
+    facets: dict[str, tuple[list[str], np.ndarray, np.ndarray]]  # values, CSR offsets, vals
+    story_key: np.ndarray
+    stories: Strings
+    ids: Strings
+    hashes: Strings
+    origins: Strings
 
 
 _CACHE: OrderedDict[str, SegmentData] = OrderedDict()
@@ -47,57 +52,43 @@ _CACHE_LOCK = threading.Lock()
 
 
 def segment_data(segment_reader) -> SegmentData:
-    """The columns of one Whoosh segment, read once per process."""
-    segid = segment_reader.segment().segment_id()
+    """The columns of one Whoosh segment, mapped once per process."""
+    seg = segment_reader.segment()
+    folder = Path(segment_reader._storage.folder)
+    key = seg.segment_id()
+    stories = folder / seg.make_filename(STORIES_PACK)
+    if stories.exists():
+        key += ":" + str(stories.stat().st_ino)  # written after the segment (a full build)
     with _CACHE_LOCK:
-        found = _CACHE.get(segid)
+        found = _CACHE.get(key)
         if found is not None:
-            _CACHE.move_to_end(segid)
+            _CACHE.move_to_end(key)
             return found
-    data = _read_segment(segment_reader)
+    data = read_segment(folder / seg.make_filename(PACK), stories, seg.doc_count_all())
     with _CACHE_LOCK:
-        _CACHE[segid] = data
+        _CACHE[key] = data
         while len(_CACHE) > SEGMENT_CACHE:
             _CACHE.popitem(last=False)
     return data
 
 
-def _read_segment(reader) -> SegmentData:
-    n = reader.doc_count_all()
-    ids = list(reader.column_reader("id")) if n else []
-    metas = [decode_meta(raw) if raw else None for raw in reader.column_reader("meta")] \
-        if n else []
-    date = np.fromiter(((m["d"] if m and m["d"] is not None else NO_DATE) for m in metas),
-                       dtype=np.int64, count=n)
-    facets = {}
-    for i, name in enumerate(FACETS):
-        index: dict[str, int] = {}
-        docs: list[int] = []
-        vals: list[int] = []
-        for d, m in enumerate(metas):
-            if m:
-                for value in m["f"][i]:
-                    docs.append(d)
-                    vals.append(index.setdefault(value, len(index)))
-        facets[name] = (list(index), np.asarray(docs, dtype=np.int32),
-                        np.asarray(vals, dtype=np.int32))
-    lengths = {}
-    for i, name in enumerate(TEXT_FIELDS):
-        lengths[name] = np.fromiter(
-            ((m["l"][i] if m and "l" in m else reader.doc_field_length(d, name, 0))
-             for d, m in enumerate(metas)), dtype=np.float32, count=n)
+def read_segment(path: Path, stories_path: Path | None, n: int) -> SegmentData:
+    meta, a = read_pack(path)
+    if stories_path is not None and stories_path.exists():
+        _, s = read_pack(stories_path)
+        a = {**a, **s}
     return SegmentData(
-        n=n, ids=ids, date=date, facets=facets,
-        story=[(m.get("s") or ids[d]) if m else ids[d] for d, m in enumerate(metas)],
-        hashes=[m["h"] if m else "" for m in metas],
-        origins=[m.get("o", "") if m else "" for m in metas],
-        lengths=lengths,
-    )
+        n=n, date=a["date"],
+        lengths={"title": a["len_title"], "body": a["len_body"]},
+        facets={f: (meta["facets"][f], a[f"f:{f}:off"], a[f"f:{f}:val"]) for f in FACETS},
+        story_key=a["story_key"], stories=Strings(a["story:blob"], a["story:off"]),
+        ids=Strings(a["id:blob"], a["id:off"]), hashes=Strings(a["hash:blob"], a["hash:off"]),
+        origins=Strings(a["origin:blob"], a["origin:off"]))
 
 
 @dataclass
 class FacetColumn:
-    """Multi-valued facet: the (document, value) pairs of every document."""
+    """Multi-valued facet: the (document, value) pairs of every document, by document."""
 
     name: str
     values: list[str]
@@ -144,46 +135,59 @@ class FacetColumn:
 class Columns:
     n: int
     live: np.ndarray
-    ids: list[str]
-    docnum: dict[str, int]               # live documents only
-    date: np.ndarray
+    date: np.ndarray                     # int64 ordinals, NO_DATE for undated or deleted
     facets: dict[str, FacetColumn]
-    story_key: np.ndarray                # one number per story (the docnum of its first doc)
-    story_id: list[str]                  # story id of each document
-    hashes: list[str]
-    origins: list[str]
+    story_key: np.ndarray
     lengths: dict[str, np.ndarray]
+    parts: list[tuple[SegmentData, int]]
+    overrides: dict[int, str]            # docnum → story id set by an update
 
     @classmethod
     def assemble(cls, parts: Sequence[tuple[SegmentData, int]], live: np.ndarray,
-                 overrides: dict[str, str]) -> Columns:
+                 overrides: dict[str, str],
+                 docnum_of: Callable[[str], int | None]) -> Columns:
         n = len(live)
-        ids: list[str] = []
-        story: list[str] = []
-        hashes: list[str] = []
-        origins: list[str] = []
-        for data, _base in parts:
-            ids.extend(data.ids)
-            story.extend(data.story)
-            hashes.extend(data.hashes)
-            origins.extend(data.origins)
-        date = (np.concatenate([d.date for d, _ in parts]) if parts
-                else np.zeros(0, np.int64)).copy()
+
+        def cat(get, dtype) -> np.ndarray:
+            return (np.concatenate([get(d) for d, _ in parts]).astype(dtype) if parts
+                    else np.zeros(0, dtype))
+
+        date = cat(lambda d: d.date, np.int64)
         date[~live] = NO_DATE
+        story = cat(lambda d: d.story_key, np.int64)
+        by_doc: dict[int, str] = {}
+        for article_id, story_id in overrides.items():
+            d = docnum_of(article_id)
+            if d is not None:
+                story[d] = story_key(story_id)
+                by_doc[d] = story_id
+        lengths = {f: cat(lambda d, f=f: d.lengths[f], np.float32) for f in TEXT_FIELDS}
         facets = {name: _merge_facet(name, parts) for name in FACETS}
-        lengths = {f: (np.concatenate([d.lengths[f] for d, _ in parts]) if parts
-                       else np.zeros(0, np.float32)) for f in TEXT_FIELDS}
-        docnum = {ids[d]: d for d in np.flatnonzero(live).tolist()}
-        if overrides:
-            for article_id, story_id in overrides.items():
-                d = docnum.get(article_id)
-                if d is not None:
-                    story[d] = story_id
-        keys: dict[str, int] = {}
-        story_key = np.fromiter((keys.setdefault(s, d) for d, s in enumerate(story)),
-                                dtype=np.int64, count=n)
-        return cls(n, live, ids, docnum, date, facets, story_key, story, hashes, origins,
-                   lengths)
+        return cls(n, live, date, facets, story, lengths, list(parts), by_doc)
+
+    def _part(self, d: int) -> tuple[SegmentData, int]:
+        bases = [b for _, b in self.parts]
+        i = int(np.searchsorted(bases, d, "right")) - 1
+        data, base = self.parts[i]
+        return data, d - base
+
+    def id_of(self, d: int) -> str:
+        data, local = self._part(d)
+        return data.ids[local]
+
+    def story_of(self, d: int) -> str:
+        if d in self.overrides:
+            return self.overrides[d]
+        data, local = self._part(d)
+        return data.stories[local]
+
+    def hash_of(self, d: int) -> str:
+        data, local = self._part(d)
+        return data.hashes[local]
+
+    def origin_of(self, d: int) -> str:
+        data, local = self._part(d)
+        return data.origins[local]
 
     @property
     def has_date(self) -> np.ndarray:
@@ -213,11 +217,12 @@ def _merge_facet(name: str, parts: Sequence[tuple[SegmentData, int]]) -> FacetCo
     index: dict[str, int] = {}
     docs, vals = [], []
     for data, base in parts:
-        local_values, entry_doc, entry_val = data.facets[name]
+        local_values, offsets, entry_val = data.facets[name]
         remap = np.fromiter((index.setdefault(v, len(index)) for v in local_values),
                             dtype=np.int32, count=len(local_values))
-        if len(entry_doc):
-            docs.append(entry_doc.astype(np.int64) + base)
+        if len(entry_val):
+            counts = np.diff(offsets.astype(np.int64))
+            docs.append(np.repeat(np.arange(data.n, dtype=np.int64) + base, counts))
             vals.append(remap[entry_val])
     return FacetColumn(
         name, list(index), index,

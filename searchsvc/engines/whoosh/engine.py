@@ -43,11 +43,17 @@ from searchsvc.engine import (
     StoryInfo,
 )
 from searchsvc.engines.whoosh import generations as gens
-from searchsvc.engines.whoosh.columns import Columns, segment_data
+from searchsvc.engines.whoosh.columns import Columns, read_segment, segment_data
 from searchsvc.engines.whoosh.evaluate import Evaluator
+from searchsvc.engines.whoosh.packs import write_pack
 from searchsvc.engines.whoosh.postings import Postings
 from searchsvc.engines.whoosh.schema import build_schema
-from searchsvc.engines.whoosh.segments import FastSegmentWriter
+from searchsvc.engines.whoosh.segments import (
+    PACK,
+    STORIES_PACK,
+    FastSegmentWriter,
+    story_arrays,
+)
 from searchsvc.errors import BuildError, IndexUnavailable, UsageError
 from searchsvc.vocabulary import MemoryVocabulary
 
@@ -66,7 +72,8 @@ class WhooshSnapshot:
 
     engine_name = "whoosh"
 
-    def __init__(self, generation: Path, max_terms: int = 1024):
+    def __init__(self, generation: Path, max_terms: int = 1024,
+                 df_cache: dict[str, int] | None = None):
         self.path = generation
         self.generation = generation.name
         self.ix = whoosh_index.open_dir(str(generation))
@@ -82,24 +89,33 @@ class WhooshSnapshot:
                 live[base: base + seg.doc_count_all()] = keep
             else:
                 live[base: base + seg.doc_count_all()] = True
+        self.live = live
+        self.postings = Postings(self.reader)
         overrides = gens.read_json(generation / STORIES, {})
         self.columns = Columns.assemble(parts, live, overrides if isinstance(overrides, dict)
-                                        else {})
-        self.postings = Postings(self.reader)
-        self.evaluator = Evaluator(self.columns, self.postings, max_terms)
+                                        else {}, self.docnum_of)
+        self.evaluator = Evaluator(self.columns, self.postings, max_terms, self.docnum_of)
         self.record = gens.read_record(generation)
         self._vocabulary: MemoryVocabulary | None = None
         self._stories: tuple[np.ndarray, np.ndarray] | None = None
         self._newest: int | None = None
         self._oldest: int | None = None
-        self._df: dict[str, int] = {}
+        # Document frequencies for story similarity and more-like-this, shared by the
+        # generations an engine opens: an update moves them by a few documents at most.
+        self._df: dict[str, int] = df_cache if df_cache is not None else {}
 
     def close(self) -> None:
         self.reader.close()
 
     @property
     def doc_count(self) -> int:
-        return len(self.columns.docnum)
+        return int(np.count_nonzero(self.columns.live))
+
+    def docnum_of(self, article_id: str) -> int | None:
+        """The live document with this id (from Whoosh's id postings: no table of ids)."""
+        ids = self.postings.get("id", article_id)[0]
+        ids = ids[self.live[ids]] if len(ids) else ids
+        return int(ids[-1]) if len(ids) else None
 
     # -- search ------------------------------------------------------------------------------
 
@@ -110,8 +126,7 @@ class WhooshSnapshot:
         masks = {name: ev.mask(f) for name, f in request.filters.items()}
         final = _all_but(base, masks, None)
         total = int(final.sum())
-        stories = int(np.count_nonzero(np.bincount(cols.story_key[final], minlength=cols.n))) \
-            if total else 0
+        stories = int(len(np.unique(cols.story_key[final]))) if total else 0
         ranked = request.sort == "relevance" and request.query is not None
         first = ev.mask(request.first) if ranked and request.first is not None else None
         if ranked and request.rescore and total:
@@ -124,7 +139,7 @@ class WhooshSnapshot:
         stored = self._stored(docs) if request.fields else [None] * len(docs)
         for d, art in zip(docs, stored, strict=True):
             hits.append(EngineHit(
-                id=cols.ids[d], score=round(float(scores[d]), 4) if ranked else None,
+                id=cols.id_of(d), score=round(float(scores[d]), 4) if ranked else None,
                 article=art, story=self._story(d, final, request.story_others)))
         facets = {}
         for f in request.facets:
@@ -228,8 +243,8 @@ class WhooshSnapshot:
         members = order[lo:hi]
         members = members[final[members]]
         members = members[np.lexsort((members, -cols.date[members]))]
-        return StoryInfo(id=cols.story_id[d], size=int(len(members)),
-                         others=[cols.ids[m] for m in members.tolist() if m != d][:others])
+        return StoryInfo(id=cols.story_of(d), size=int(len(members)),
+                         others=[cols.id_of(m) for m in members.tolist() if m != d][:others])
 
     def _stored(self, docs: Sequence[int]) -> list[StoredArticle]:
         cols = self.columns
@@ -240,14 +255,15 @@ class WhooshSnapshot:
             source = facets.pop("source")
             ordinal = int(cols.date[d])
             out.append(StoredArticle(
-                id=cols.ids[d], title=fields.get("title", ""), body=fields.get("body", ""),
+                id=fields.get("id") or cols.id_of(d), title=fields.get("title", ""),
+                body=fields.get("body", ""),
                 date=dt.date.fromordinal(ordinal) if ordinal > 0 else None,
                 url=fields.get("url"), source=source[0] if source else None,
-                story=cols.story_id[d], **facets))
+                story=cols.story_of(d), **facets))
         return out
 
     def documents(self, ids: Sequence[str]) -> list[StoredArticle | None]:
-        found = [self.columns.docnum.get(i) for i in ids]
+        found = [self.docnum_of(i) for i in ids]
         stored = iter(self._stored([d for d in found if d is not None]))
         return [next(stored) if d is not None else None for d in found]
 
@@ -287,14 +303,6 @@ class WhooshSnapshot:
             if self.reader.doc_count_all() else 0,
             record=self.record)
 
-    # -- what the ingest needs to know -------------------------------------------------------
-
-    def catalog(self) -> dict[str, tuple[str, str]]:
-        """id → (content hash, origin) of every live article."""
-        cols = self.columns
-        return {cols.ids[d]: (cols.hashes[d], cols.origins[d]) for d in cols.docnum.values()}
-
-
 def _all_but(base: np.ndarray, masks: dict[str, np.ndarray], skip: str | None) -> np.ndarray:
     out = base.copy()
     for name, mask in masks.items():
@@ -323,9 +331,10 @@ class WhooshWriter:
             raise BuildError(f"cannot write a new generation in {index_dir}: "
                              f"{gens.describe_os_error(exc)}") from None
         self.segments = list(self.ix._segments())
+        self.new_segments: list = []
         overrides = gens.read_json(self.tmp / STORIES, {}) if base is not None else {}
         self.stories: dict[str, str] = overrides if isinstance(overrides, dict) else {}
-        self.new_ids: set[str] = set()
+        self.pending_stories: dict[str, str] = {}
 
     # Segments are listed in the table of contents only at publish: a killed writer leaves a
     # .tmp folder, nothing the served generation refers to.
@@ -355,6 +364,7 @@ class WhooshWriter:
             if not writer.docnum:
                 writer._close_segment()
         self.segments.extend(segments)
+        self.new_segments.extend(segments)
         return collector
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -365,21 +375,40 @@ class WhooshWriter:
         for segment in self.segments:
             reader = SegmentReader(self.ix.storage, self.ix.schema, segment)
             try:
-                data = segment_data(reader)
-                for local, article_id in enumerate(data.ids):
-                    if article_id in wanted and not segment.is_deleted(local):
-                        segment.delete_document(local)
+                for article_id in wanted:
+                    if ("id", article_id) not in reader:
+                        continue
+                    for local in reader.postings("id", article_id).all_ids():
+                        if not segment.is_deleted(local):
+                            segment.delete_document(local)
             finally:
                 reader.close()
         for article_id in wanted:
             self.stories.pop(article_id, None)
+            self.pending_stories.pop(article_id, None)
 
     def set_stories(self, stories: dict[str, str]) -> None:
-        for article_id, story in stories.items():
-            if story == article_id:
-                self.stories.pop(article_id, None)
-            else:
-                self.stories[article_id] = story
+        self.pending_stories.update(stories)
+
+    def _apply_stories(self) -> None:
+        """Story ids set after their articles were written: for this writer's own segments
+        (a full build clusters while its workers write) a story pack beside the segment; for
+        older segments (an update handing a story on) the generation's overrides."""
+        pending = self.pending_stories
+        for segment in self.new_segments:
+            if not pending:
+                break
+            folder = Path(self.ix.storage.folder)
+            data = read_segment(folder / segment.make_filename(PACK), None,
+                                segment.doc_count_all())
+            ids = data.ids.all()
+            if not any(i in pending for i in ids):
+                continue
+            stories = [pending.pop(i, data.stories[k]) for k, i in enumerate(ids)]
+            write_pack(folder / segment.make_filename(STORIES_PACK), story_arrays(stories), {})
+        for article_id, story in pending.items():
+            self.stories[article_id] = story
+        pending.clear()
 
     def set_vocabulary(self, words: dict[str, int], phrases: dict[str, int]) -> None:
         gens.write_json(self.tmp / VOCABULARY, {w: n for w, n in words.items() if n > 0})
@@ -387,6 +416,7 @@ class WhooshWriter:
 
     def publish(self, record: dict, manifest: dict) -> str:
         try:
+            self._apply_stories()
             self._merge_small()
             self._commit()
             gens.write_json(self.tmp / STORIES, self.stories)
@@ -423,8 +453,12 @@ class WhooshWriter:
             for segment in group:
                 reader = SegmentReader(self.ix.storage, self.ix.schema, segment)
                 try:
+                    data = segment_data(reader)
                     for local, fields in reader.iter_docs():
-                        writer.add_document(**_refields(reader, local, fields))
+                        article = _article_of(data, local, fields)
+                        # The merged segment holds the story itself: no override needed.
+                        article.story = self.stories.pop(article.id, article.story)
+                        writer.add_article(article)
                 finally:
                     reader.close()
             merged = writer._finalize_segment()
@@ -434,19 +468,23 @@ class WhooshWriter:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _refields(reader, local: int, stored: dict) -> dict:
-    """A document of a segment as ``add_document`` fields again (for merging)."""
-    from searchsvc.engines.whoosh.schema import decode_meta
+def _article_of(data, local: int, stored: dict) -> IndexedArticle:
+    """A document of a segment as the article it was written from (for merging)."""
+    from searchsvc import analysis
 
-    raw = reader.column_reader("meta")[local]
-    meta = decode_meta(raw)
-    fields = dict(stored)
-    fields["meta"] = raw
-    for i, name in enumerate(FACETS):
-        fields[name] = meta["f"][i]
-    if meta.get("d"):
-        fields["date"] = dt.datetime.combine(dt.date.fromordinal(meta["d"]), dt.time())
-    return fields
+    facets = {}
+    for name in FACETS:
+        values, offsets, vals = data.facets[name]
+        facets[name] = [values[v] for v in vals[offsets[local]: offsets[local + 1]].tolist()]
+    ordinal = int(data.date[local])
+    title, body = stored.get("title", ""), stored.get("body", "")
+    source = facets.get("source") or [None]
+    return IndexedArticle(
+        id=stored["id"], title=title, body=body,
+        date=dt.date.fromordinal(ordinal) if ordinal > 0 else None, url=stored.get("url"),
+        source=source[0], facets=facets, story=data.stories[local],
+        content_hash=data.hashes[local], origin=data.origins[local],
+        analysis={"title": analysis.positions(title), "body": analysis.positions(body)})
 
 
 # Work for the forked workers: set just before fork, inherited copy-on-write.
@@ -565,9 +603,13 @@ class WhooshEngine:
         self.index_dir = Path(index_dir)
         self.max_terms = max_terms
         self._local = threading.local()
+        self._df: dict[str, int] = {}
 
     def has_index(self) -> bool:
-        return gens.current_generation(self.index_dir) is not None
+        """A generation is served that this version can open (one written by an older
+        searchsvc is no index: `serve` and `index` build a new one)."""
+        current = gens.current_generation(self.index_dir)
+        return current is not None and gens.compatible(current)
 
     def snapshot(self) -> WhooshSnapshot:
         target = gens.current_name(self.index_dir)
@@ -579,8 +621,11 @@ class WhooshEngine:
             if snap is not None:
                 return snap  # keep serving what we have; the directory is being replaced
             raise IndexUnavailable(f"no index has been built in {self.index_dir}")
+        if not gens.compatible(generation):
+            raise IndexUnavailable(f"the index in {generation} was written by an older "
+                                   "searchsvc; rebuild it with `searchsvc index`")
         try:
-            fresh = WhooshSnapshot(generation, self.max_terms)
+            fresh = WhooshSnapshot(generation, self.max_terms, self._df)
         except Exception as exc:
             if snap is not None:
                 return snap
@@ -598,6 +643,8 @@ class WhooshEngine:
     def update_writer(self) -> WhooshWriter:
         self._prepare_dir()
         current = gens.current_generation(self.index_dir)
+        if current is None or not gens.compatible(current):
+            raise BuildError("there is no index this version can update; build it in full")
         return WhooshWriter(self.index_dir, current)
 
     def _prepare_dir(self) -> None:

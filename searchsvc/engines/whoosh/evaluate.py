@@ -28,7 +28,7 @@ import fnmatch
 import itertools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from whoosh.codec.base import Automata
@@ -51,6 +51,7 @@ from searchsvc.engine import (
     Wildcard,
 )
 from searchsvc.engines.whoosh.columns import Columns
+from searchsvc.engines.whoosh.packs import story_key
 from searchsvc.engines.whoosh.postings import Postings
 from searchsvc.errors import QueryTooExpensive
 
@@ -169,8 +170,10 @@ def sloppy_frequency(keys: list[np.ndarray], slop: int) -> tuple[np.ndarray, np.
 
 
 class Evaluator:
-    def __init__(self, columns: Columns, postings: Postings, max_terms: int = 1024):
+    def __init__(self, columns: Columns, postings: Postings, max_terms: int = 1024,
+                 docnum_of: Callable[[str], int | None] | None = None):
         self.columns = columns
+        self.docnum_of = docnum_of or (lambda _id: None)
         self.postings = postings
         self.max_terms = max_terms
         self.n = columns.n
@@ -286,21 +289,12 @@ class Evaluator:
         cols = self.columns
         if q.field == "id":
             mask = np.zeros(self.n, bool)
-            d = cols.docnum.get(q.value)
+            d = self.docnum_of(q.value)
             if d is not None:
                 mask[d] = True
             return mask
         if q.field == "story":
-            d = cols.docnum.get(q.value)
-            keys = {cols.story_key[d]} if d is not None else set()
-            # A story's id is normally its first article's; after that article is deleted the
-            # story keeps its id, so look it up by id as well.
-            try:
-                first = cols.story_id.index(q.value)
-                keys.add(cols.story_key[first])
-            except ValueError:
-                pass
-            return np.isin(cols.story_key, list(keys)) if keys else np.zeros(self.n, bool)
+            return cols.story_key == story_key(q.value)
         column = cols.facets.get(q.field)
         if column is None:
             return np.zeros(self.n, bool)

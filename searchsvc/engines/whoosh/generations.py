@@ -30,6 +30,9 @@ CURRENT = "current"
 BUILD_INFO = "build.json"
 MANIFEST = "manifest.json"
 KEEP_OLD = 2
+# What a generation's files look like (array postings and column packs since 2); an index
+# written by an older searchsvc is not opened but rebuilt.
+FORMAT = 2
 
 
 def current_generation(index_dir: Path | str) -> Path | None:
@@ -97,9 +100,13 @@ def link_copy(src: Path, dst: Path) -> None:
                 shutil.copy2(entry, dst / entry.name)
 
 
+def compatible(generation: Path) -> bool:
+    return read_record(generation).get("format") == FORMAT
+
+
 def publish(index_dir: Path, tmp: Path, record: dict) -> Path:
     """Seal ``tmp`` (its record written, renamed to its final name) and make it current."""
-    write_json(tmp / BUILD_INFO, record)
+    write_json(tmp / BUILD_INFO, {**record, "format": FORMAT})
     final = tmp.with_name(tmp.name[: -len(".tmp")])
     os.rename(tmp, final)
     swap(index_dir, final)

@@ -7,9 +7,10 @@ Fields
   ``date``     DATETIME, so Whoosh's own ``date:[… TO …]`` queries work on the segments
   ``url``      stored only
   ``topics`` … ``source``  exact-value facet fields
-  ``meta``     one compact per-document column (date, content hash, facet values, story,
-               origin, exact field lengths): read once per segment when a searcher opens it,
-               it becomes the numpy columns that filters, facets, collapse and BM25 run on.
+The per-document columns that filters, facets, collapse and BM25 run on (date, exact field
+lengths, facet values, story, content hash, origin) are not Whoosh fields: they are written
+beside each segment as an array pack (``segments.ColumnsWriter``, ``packs``) and mapped into
+memory when a generation is opened.
 
 The text fields' analyzer is ``searchsvc.analysis`` wrapped for Whoosh, so a Whoosh searcher
 opened on these segments tokenises queries as the index was written. The writer does not call
@@ -19,7 +20,6 @@ it: the shared ingest analysed each article once and hands over term → positio
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 
 from whoosh import analysis as wa
@@ -29,7 +29,7 @@ from whoosh.analysis.acore import Token
 from searchsvc import analysis
 from searchsvc.engine import FACETS, TEXT_FIELDS, IndexedArticle
 
-__all__ = ["FACETS", "TEXT_FIELDS", "build_schema", "decode_meta", "document"]
+__all__ = ["FACETS", "TEXT_FIELDS", "build_schema", "document"]
 
 
 class SharedAnalyzer(wa.Analyzer):
@@ -71,7 +71,7 @@ def _facet_field() -> fields.KEYWORD:
 
 def build_schema() -> fields.Schema:
     return fields.Schema(
-        id=fields.ID(stored=True, unique=True, sortable=True),
+        id=fields.ID(stored=True, unique=True),
         title=_text_field(),
         body=_text_field(),
         date=fields.DATETIME(stored=False),
@@ -81,32 +81,13 @@ def build_schema() -> fields.Schema:
         people=_facet_field(),
         orgs=_facet_field(),
         source=_facet_field(),
-        meta=fields.COLUMN(),
     )
-
-
-def encode_meta(article: IndexedArticle, lengths: tuple[int, int]) -> bytes:
-    return json.dumps({
-        "d": article.date.toordinal() if article.date else None,
-        "h": article.content_hash,
-        "f": [article.facets.get(f, []) for f in FACETS],
-        "s": article.story,
-        "o": article.origin,
-        "l": list(lengths),
-    }, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def decode_meta(raw: bytes) -> dict:
-    return json.loads(raw)
 
 
 def document(article: IndexedArticle) -> dict:
     """The Whoosh document for one article (text fields as text; the writer takes their
     postings from ``article.analysis``)."""
-    lengths = tuple(sum(len(p) for p in article.analysis.get(f, {}).values())
-                    for f in TEXT_FIELDS)
-    doc: dict = {"id": article.id, "title": article.title, "body": article.body,
-                 "meta": encode_meta(article, (lengths[0], lengths[1]))}
+    doc: dict = {"id": article.id, "title": article.title, "body": article.body}
     for name in FACETS:
         doc[name] = list(article.facets.get(name, []))
     if article.url:

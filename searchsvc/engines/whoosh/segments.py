@@ -21,16 +21,78 @@ from array import array
 from collections import defaultdict
 from itertools import repeat
 from operator import sub
+from pathlib import Path
 
+import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.filedb.filetables import _lengths as _KEY_VALUE_LENGTHS
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
-from searchsvc.engine import TEXT_FIELDS, IndexedArticle
+from searchsvc.engine import FACETS, TEXT_FIELDS, IndexedArticle
 from searchsvc.engines.whoosh.codec import ArrayCodec, encode_record
+from searchsvc.engines.whoosh.packs import pack_strings, story_key, write_pack
 from searchsvc.engines.whoosh.schema import document
+
+PACK = ".arrays"         # a segment's per-document columns (packs.py)
+STORIES_PACK = ".stories"  # its story ids, when written after the segment (full builds)
+
+
+class ColumnsWriter:
+    """One segment's per-document columns, gathered as articles are added, written as a pack:
+    ``date`` (ordinal, -1 undated), ``len_title``/``len_body`` (tokens), per facet ``f:name``
+    (CSR: offsets and value numbers; the values in the pack's meta), ``story_key`` and the
+    ``story`` ids, the ``id``s, content ``hash``es and ``origin``s."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.dates: list[int] = []
+        self.lengths: list[list[int]] = [[], []]
+        self.facet_index: dict[str, dict[str, int]] = {f: {} for f in FACETS}
+        self.facet_vals: dict[str, list[int]] = {f: [] for f in FACETS}
+        self.facet_off: dict[str, list[int]] = {f: [0] for f in FACETS}
+        self.stories: list[str] = []
+        self.hashes: list[str] = []
+        self.origins: list[str] = []
+
+    def add(self, article: IndexedArticle, lengths: list[int]) -> None:
+        self.ids.append(article.id)
+        self.dates.append(article.date.toordinal() if article.date else -1)
+        for i, n in enumerate(lengths):
+            self.lengths[i].append(n)
+        for name in FACETS:
+            index = self.facet_index[name]
+            vals = self.facet_vals[name]
+            for value in article.facets.get(name, []):
+                vals.append(index.setdefault(value, len(index)))
+            self.facet_off[name].append(len(vals))
+        self.stories.append(article.story)
+        self.hashes.append(article.content_hash)
+        self.origins.append(article.origin)
+
+    def write(self, path: Path) -> None:
+        arrays: dict[str, np.ndarray] = {
+            "date": np.asarray(self.dates, dtype=np.int32),
+            "len_title": np.asarray(self.lengths[0], dtype=np.uint32),
+            "len_body": np.asarray(self.lengths[1], dtype=np.uint32),
+        }
+        for name in FACETS:
+            arrays[f"f:{name}:off"] = np.asarray(self.facet_off[name], dtype=np.uint32)
+            arrays[f"f:{name}:val"] = np.asarray(self.facet_vals[name], dtype=np.uint32)
+        arrays.update(story_arrays(self.stories))
+        for name, values in (("id", self.ids), ("hash", self.hashes),
+                             ("origin", self.origins)):
+            blob, off = pack_strings(values)
+            arrays[f"{name}:blob"], arrays[f"{name}:off"] = blob, off
+        write_pack(path, arrays, {"facets": {f: list(ix) for f, ix in self.facet_index.items()}})
+
+
+def story_arrays(stories: list[str]) -> dict[str, np.ndarray]:
+    blob, off = pack_strings(stories)
+    return {"story_key": np.fromiter((story_key(s) for s in stories), dtype=np.int64,
+                                     count=len(stories)),
+            "story:blob": blob, "story:off": off}
 
 
 class FastSegmentWriter(SegmentWriter):
@@ -48,16 +110,18 @@ class FastSegmentWriter(SegmentWriter):
         self._lengths: dict[str, dict[int, int]] = defaultdict(dict)
         self._indexed_values: dict[tuple, list] = {}
         self.postings = 0  # postings held in memory (the flush budget counts them)
+        self.columns = ColumnsWriter()
 
     def add_article(self, article: IndexedArticle) -> None:
         self._add(document(article), article.analysis)
+        lengths = [sum(len(p) for p in article.analysis.get(f, {}).values())
+                   for f in TEXT_FIELDS]
+        self.columns.add(article, lengths)
 
-    def add_document(self, **fields):  # Whoosh's API: analyse the text fields here
-        from searchsvc import analysis
-
-        analysed = {f: analysis.positions(fields[f]) for f in TEXT_FIELDS
-                    if isinstance(fields.get(f), str)}
-        self._add(fields, analysed)
+    def _finalize_segment(self):
+        segment = super()._finalize_segment()
+        self.columns.write(Path(self.storage.folder) / segment.make_filename(PACK))
+        return segment
 
     def _add(self, fields: dict, analysed: dict[str, dict[str, list[int]]]) -> None:
         perdoc = self.perdocwriter
