@@ -183,16 +183,17 @@ def run_build(settings: dict[str, Any], sources: list[str], update: bool = False
 @_option("watch_seconds")
 @_option("max_file_mb")
 @_option("build_procs", "--procs")
+@_option("build_memory_mb", "--memory-mb")
 @_option("ingest_dir")
 @click.option("--build-id", hidden=True, help="Record the build under this id (reindex).")
 @_engine_options
 def index(sources: tuple[str, ...], index: str, update: bool, strict: bool, allow_shrink: bool,
           watch: bool, watch_seconds: float, max_file_mb: float, build_procs: int,
-          ingest_dir: str, build_id: str | None, **engine: Any) -> None:
+          build_memory_mb: float, ingest_dir: str, build_id: str | None, **engine: Any) -> None:
     """Build the index from SOURCES (folders or files; default: the configured source, or for
     --update the sources the index records)."""
     settings = _settings(index, max_file_mb=max_file_mb, build_procs=build_procs,
-                         ingest_dir=ingest_dir, **engine)
+                         build_memory_mb=build_memory_mb, ingest_dir=ingest_dir, **engine)
     srcs = list(sources)
     if not srcs and not update:
         srcs = [config.setting("source")]

@@ -326,12 +326,14 @@ class Writer(Protocol):
                 prepare: Callable[[object], Iterable[IndexedArticle | object]],
                 collector: Collector, procs: int = 1,
                 progress: Callable[[str, int, int], None] | None = None,
-                ready: Callable[[Collector], None] | None = None) -> Collector:
+                ready: Callable[[Collector], None] | None = None,
+                total: int | None = None) -> Collector:
         """Write every article ``prepare`` makes of the ``work`` items (anything else it
         yields is a problem for the collector); the engine may spread the work over ``procs``
-        processes. ``ready`` is called with the merged collector as soon as every article
-        has been read, possibly while the engine is still writing (stories are clustered
-        meanwhile). Returns the collector with everything merged into it."""
+        processes (``total``: the articles expected, when items hold several). ``ready`` is
+        called with the merged collector as soon as every article has been read, possibly
+        while the engine is still writing (stories are clustered meanwhile). Returns the
+        collector with everything merged into it."""
         ...
 
     def delete(self, ids: Sequence[str]) -> None: ...

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from searchsvc.ingest.prepare import (
     prepare,
 )
 from searchsvc.ingest.readers import Article, Problem
-from searchsvc.ingest.sources import SourceFile, duplicate, iter_files, read_file
+from searchsvc.ingest.sources import SourceFile, duplicate, iter_files, read_file, text_id
 from searchsvc.ingest.stories import cluster
 from searchsvc.ingest.story_updates import assign_stories, hand_on_stories
 
@@ -104,13 +105,18 @@ class Plan:
     problems: list[Problem]
     files: dict[str, SourceFile]                  # every article file seen, by manifest key
     file_ids: dict[str, dict[str, str | None]]    # file → every id it holds (hash if known)
+    articles: int = 0                             # articles the work items hold
 
 
-def plan(sources: Iterable[Path], max_bytes: int) -> Plan:
-    """What a full build will index, without reading text files yet (the writer's processes
-    read them). JSONL files are parsed here (one fast pass; their ids are inside). Text-file
-    ids come from paths, so duplicate ids are resolved now: the later source wins."""
-    items: dict[str, Work] = {}
+def plan(sources: Iterable[Path], max_bytes: int, procs: int = 1) -> Plan:
+    """What a full build will index, holding no article in memory: the writer's processes
+    read the files. Text-file ids come from paths; JSONL files are read once here to find
+    their ids (and report bad lines), keeping only the line numbers of the articles to index.
+    Duplicate ids are resolved now — the later source wins — so a bad duplicate cannot
+    displace a good article. Each JSONL file becomes ``procs`` work items (every procs-th
+    article), so its articles spread over the writer's processes."""
+    winners: dict[str, tuple[int, int | None, str]] = {}  # id → (file, line, where)
+    order: list[SourceFile] = []
     problems: list[Problem] = []
     files: dict[str, SourceFile] = {}
     file_ids: dict[str, dict[str, str | None]] = {}
@@ -120,13 +126,23 @@ def plan(sources: Iterable[Path], max_bytes: int) -> Plan:
                 problems.append(found)
                 continue
             files[found.key] = found
+            fileno = len(order)
+            order.append(found)
             ids = file_ids.setdefault(found.key, {})
             if found.kind == "text":
-                from searchsvc.ingest.sources import text_id
-
                 key = text_id(found.key, found.root)
-                ids[key] = None
-                entries: list[tuple[str, Work]] = [(key, Work(found))]
+                if key in winners:
+                    # A duplicate text file: read it now, so a bad one cannot displace a good
+                    # article with the same id.
+                    parsed = list(read_file(found, max_bytes))
+                    problems.extend(p for p in parsed if isinstance(p, Problem))
+                    good = [a for a in parsed if isinstance(a, Article)]
+                    if not good:
+                        continue
+                    ids[key] = good[0].content_hash
+                else:
+                    ids[key] = None
+                entries = [(key, None, str(found.path))]
             else:
                 entries = []
                 for got in read_file(found, max_bytes):
@@ -134,28 +150,29 @@ def plan(sources: Iterable[Path], max_bytes: int) -> Plan:
                         problems.append(got)
                     else:
                         ids[got.id] = got.content_hash
-                        entries.append((got.id, Work(found, got)))
-            for key, work in entries:
-                earlier = items.get(key)
-                if earlier is not None and work.article is None:
-                    # A duplicate text file: read it now, so a bad one cannot displace a good
-                    # article with the same id.
-                    parsed = list(read_file(work.file, max_bytes))
-                    problems.extend(p for p in parsed if isinstance(p, Problem))
-                    good = [a for a in parsed if isinstance(a, Article)]
-                    if not good:
-                        continue
-                    work = Work(work.file, good[0])
-                    ids[key] = good[0].content_hash
+                        entries.append((got.id, int(got.path.rsplit(":", 1)[1]), got.path))
+            for key, line, where in entries:
+                earlier = winners.pop(key, None)
                 if earlier is not None:
-                    items.pop(key)
-                    problems.append(duplicate(_where(work), key, _where(earlier)))
-                items[key] = work
-    return Plan(list(items.values()), problems, files, file_ids)
-
-
-def _where(work: Work) -> str:
-    return work.article.path if work.article is not None else str(work.file.path)
+                    problems.append(duplicate(where, key, earlier[2]))
+                winners[key] = (fileno, line, where)
+    # Work: a text file each; a JSONL file's chosen lines in procs interleaved shares.
+    lines: dict[int, list[int]] = {}
+    texts: list[int] = []
+    for fileno, line, _ in winners.values():
+        if line is None:
+            texts.append(fileno)
+        else:
+            lines.setdefault(fileno, []).append(line)
+    del winners
+    work = [Work(order[f]) for f in sorted(texts)]
+    for fileno in sorted(lines):
+        chosen = sorted(lines[fileno])
+        for share in range(max(procs, 1)):
+            part = chosen[share::max(procs, 1)]
+            if part:
+                work.append(Work(order[fileno], lines=array("I", part)))
+    return Plan(work, problems, files, file_ids, len(texts) + sum(map(len, lines.values())))
 
 
 def _check_sources(sources: Sequence[Path]) -> None:
@@ -367,7 +384,7 @@ def full_build(engine: Engine, index_dir: Path | str, sources: Sequence[Path | s
 def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport, *,
           strict: bool, allow_shrink: bool, max_bytes: int, procs: int,
           progress: Progress | None, started: float) -> None:
-    planned = plan(srcs, max_bytes)
+    planned = plan(srcs, max_bytes, procs)
     report.problems = list(planned.problems)
     _check_strict(strict, report.problems)
     writer = engine.full_writer()
@@ -381,7 +398,7 @@ def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport
             stories.update(cluster(collected.terms))
 
         writer.add_all(planned.work, functools.partial(prepare, max_bytes=max_bytes),
-                       gathered, procs, progress, clustered)
+                       gathered, procs, progress, clustered, total=planned.articles)
         report.problems.extend(gathered.problems)
         report.indexed = gathered.documents
         _check_strict(strict, report.problems)

@@ -14,6 +14,7 @@ manifest). Workers each fill one; the parent merges them.
 from __future__ import annotations
 
 import datetime as dt
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,21 +22,23 @@ from dataclasses import dataclass
 from searchsvc import analysis
 from searchsvc.engine import IndexedArticle
 from searchsvc.ingest.places import places_for
-from searchsvc.ingest.readers import Article, Problem
+from searchsvc.ingest.readers import Article, Problem, read_jsonl_file
 from searchsvc.ingest.sources import SourceFile, read_file
 from searchsvc.ingest.stories import TermTable
 
 PHRASE_WORDS = (2, 3, 4)
 MIN_PHRASE_COUNT = 2
+MAX_PHRASES = 1_000_000
 
 
 @dataclass(frozen=True)
 class Work:
-    """One item of a build: a parsed article (JSONL, read by the parent), or a source file
-    for the worker to read (text files)."""
+    """One item of a build: a text file to read, a JSONL file's chosen lines (by number) to
+    read, or an article already parsed."""
 
     file: SourceFile
     article: Article | None = None
+    lines: array | None = None
 
 
 def origin_of(article: Article, file: SourceFile) -> str:
@@ -70,6 +73,14 @@ def index_article(article: Article, origin: str, story: str | None = None) -> In
 def prepare(work: Work, max_bytes: int) -> Iterator[IndexedArticle | Problem]:
     if work.article is not None:
         yield index_article(work.article, origin_of(work.article, work.file))
+        return
+    if work.lines is not None:
+        wanted = set(work.lines)
+        for got in read_jsonl_file(work.file.path, max_bytes, wanted):
+            if isinstance(got, Problem):
+                yield got
+            else:
+                yield index_article(got, origin_of(got, work.file))
         return
     for got in read_file(work.file, max_bytes):
         if isinstance(got, Problem):
@@ -117,7 +128,14 @@ class Gathered:
         self.terms.add(article.id, _ordinal(article.date), story_terms(article))
         self.words.update(article.words)
         self.phrases.update(headline_phrases(article.title))
+        if len(self.phrases) > MAX_PHRASES:
+            self._prune()
         self.files[file_of(article.origin)][article.id] = article.content_hash
+
+    def _prune(self) -> None:
+        """Forget phrases seen once (lossy counting): a frequent phrase keeps coming back,
+        and the counts stay bounded whatever the archive's size."""
+        self.phrases = Counter({p: n for p, n in self.phrases.items() if n > 1})
 
     def problem(self, problem: object) -> None:
         if isinstance(problem, Problem):
@@ -127,6 +145,8 @@ class Gathered:
         self.terms.merge(other.terms)
         self.words.update(other.words)
         self.phrases.update(other.phrases)
+        if len(self.phrases) > MAX_PHRASES:
+            self._prune()
         self.problems.extend(other.problems)
         for name, ids in other.files.items():
             self.files[name].update(ids)

@@ -21,7 +21,7 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -282,12 +282,16 @@ def article_from_json(obj: object, path: str, line: int) -> Article:
     return article
 
 
-def read_jsonl_file(path: Path, max_bytes: int) -> Iterator[Article | Problem]:
+def read_jsonl_file(path: Path, max_bytes: int,
+                    lines: Container[int] | None = None) -> Iterator[Article | Problem]:
+    """Every article of a JSON Lines file (only the given line numbers, when ``lines``)."""
     spath = str(path)
-    opener = gzip.open if path.name.endswith(".gz") else open
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as fh:
             for lineno, raw in enumerate(fh, start=1):
+                if lines is not None and lineno not in lines:
+                    continue
                 if not raw.strip():
                     continue
                 if len(raw) > max_bytes:

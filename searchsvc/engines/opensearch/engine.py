@@ -401,7 +401,8 @@ class OpenSearchWriter:
                 prepare: Callable[[object], Iterable[IndexedArticle | object]],
                 collector: Collector, procs: int = 1,
                 progress: Callable[[str, int, int], None] | None = None,
-                ready: Callable[[Collector], None] | None = None) -> Collector:
+                ready: Callable[[Collector], None] | None = None,
+                total: int | None = None) -> Collector:
         for n, item in enumerate(work, start=1):
             for got in prepare(item):
                 if not isinstance(got, IndexedArticle):

@@ -20,6 +20,8 @@ of contents, as every Whoosh codec does, so a Whoosh searcher opened on these se
 from __future__ import annotations
 
 import struct
+import sys
+from array import array
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3Codec
@@ -28,18 +30,18 @@ from whoosh.matching import ListMatcher
 
 TEXT_FIELDS = ("title", "body")
 _HEAD = struct.Struct("<IB3x")
+assert sys.byteorder == "little" and array("I").itemsize == 4 and array("H").itemsize == 2
 
 
-def encode_record(docs: list[int], positions: list[list[int]]) -> bytes:
-    """One text term's postings as an array record (see the module docstring)."""
-    n = len(docs)
-    tfs = [len(p) for p in positions]
-    flat = [p for ps in positions for p in ps]
-    wide = bool(flat) and max(flat) > 0xFFFF
-    head = _HEAD.pack(n, 4 if wide else 2)
-    return b"".join((head, np.asarray(docs, dtype="<i4").tobytes(),
-                     np.asarray(tfs, dtype="<u4").tobytes(),
-                     np.asarray(flat, dtype="<u4" if wide else "<u2").tobytes()))
+def encode_record(docs: array, tfs: array, positions: array) -> bytes:
+    """One text term's postings as an array record (see the module docstring); the inputs are
+    ``array("I")``s (the writer's buffers), converted without a Python loop."""
+    wide = bool(positions) and max(positions) > 0xFFFF
+    head = _HEAD.pack(len(docs), 4 if wide else 2)
+    # array("I") and array("H") are the native 4- and 2-byte unsigned types (little-endian
+    # on every platform searchsvc runs on; the reader says "<").
+    return b"".join((head, docs.tobytes(), tfs.tobytes(),
+                     (positions if wide else array("H", positions)).tobytes()))
 
 
 def read_record(buffer, offset: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

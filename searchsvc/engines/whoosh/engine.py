@@ -62,6 +62,8 @@ PHRASES = "phrases.json"
 STORIES = "stories.json"
 PARALLEL_MIN_ARTICLES = 2000
 MERGE_FACTOR = 10  # segments of one size tier merged together (Lucene's tiered policy)
+MERGE_TIERS = 3   # tiers up to 999 live documents are merged
+MEMORY_SHARE = 0.5
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -317,9 +319,12 @@ def _all_but(base: np.ndarray, masks: dict[str, np.ndarray], skip: str | None) -
 class WhooshWriter:
     """A new generation in ``gen-….tmp``: empty (full build) or linked from ``base``."""
 
-    def __init__(self, index_dir: Path, base: Path | None):
+    def __init__(self, index_dir: Path, base: Path | None, memory_mb: float = 1024):
         self.index_dir = index_dir
         self.base = base
+        # The postings a build may hold in memory before a segment is written out (about
+        # half the build's memory budget; the rest is the stories' term counts and Python).
+        self.budget = int(memory_mb * 1024 * 1024 * MEMORY_SHARE)
         try:
             self.tmp = gens.new_generation_dir(index_dir)
             if base is not None:
@@ -343,16 +348,19 @@ class WhooshWriter:
                 prepare: Callable[[object], Iterable[IndexedArticle | object]],
                 collector: Collector, procs: int = 1,
                 progress: Callable[[str, int, int], None] | None = None,
-                ready: Callable[[Collector], None] | None = None) -> Collector:
-        if procs > 1 and len(work) >= PARALLEL_MIN_ARTICLES:
+                ready: Callable[[Collector], None] | None = None,
+                total: int | None = None) -> Collector:
+        articles = total if total is not None else len(work)
+        if procs > 1 and articles >= PARALLEL_MIN_ARTICLES and len(work) >= procs:
             segments, collector = _write_parallel(self.tmp, work, prepare, collector, procs,
-                                                  progress, ready)
+                                                  progress, ready, self.budget // procs,
+                                                  articles)
         else:
-            writer = FastSegmentWriter(self.ix)
+            sink = _Segments(self.ix, self.budget)
             for n, item in enumerate(work, start=1):
                 for got in prepare(item):
                     if isinstance(got, IndexedArticle):
-                        writer.add_article(got)
+                        sink.add(got)
                         collector.add(got)
                     else:
                         collector.problem(got)
@@ -360,9 +368,7 @@ class WhooshWriter:
                     progress("index", n, len(work))
             if ready:
                 ready(collector)
-            segments = [writer._finalize_segment()] if writer.docnum else []
-            if not writer.docnum:
-                writer._close_segment()
+            segments = sink.close()
         self.segments.extend(segments)
         self.new_segments.extend(segments)
         return collector
@@ -438,8 +444,10 @@ class WhooshWriter:
 
     def _merge_small(self) -> None:
         """Lucene's tiered policy, simply: when :data:`MERGE_FACTOR` segments of one size tier
-        (live documents 1–9, 10–99, …) exist, their live documents are rewritten as one
-        segment of the next tier. Bounded work per update; large segments are left alone."""
+        (live documents 1–9, 10–99, 100–999) exist, their live documents are rewritten as
+        one segment of the next tier. Updates make such segments; the work per update stays
+        bounded, and the segments of full builds (each a memory budget's worth) are left
+        alone."""
         tiers: dict[int, list] = {}
         for segment in self.segments:
             live = segment.doc_count()
@@ -447,7 +455,7 @@ class WhooshWriter:
                 tiers.setdefault(len(str(live)), []).append(segment)
         for tier in sorted(tiers):
             group = tiers[tier]
-            if len(group) < MERGE_FACTOR or tier > 4:
+            if len(group) < MERGE_FACTOR or tier > MERGE_TIERS:
                 continue
             writer = FastSegmentWriter(self.ix)
             for segment in group:
@@ -487,6 +495,31 @@ def _article_of(data, local: int, stored: dict) -> IndexedArticle:
         analysis={"title": analysis.positions(title), "body": analysis.positions(body)})
 
 
+class _Segments:
+    """Segments written from a stream of articles, a new one whenever the postings held in
+    memory reach the budget (Lucene's indexing buffer): a build's memory does not grow with
+    the corpus."""
+
+    def __init__(self, ix, budget: int):
+        self.ix = ix
+        self.budget = budget
+        self.writer = FastSegmentWriter(ix)
+        self.done: list = []
+
+    def add(self, article: IndexedArticle) -> None:
+        self.writer.add_article(article)
+        if self.writer.held >= self.budget:
+            self.done.append(self.writer._finalize_segment())
+            self.writer = FastSegmentWriter(self.ix)
+
+    def close(self) -> list:
+        if self.writer.docnum:
+            self.done.append(self.writer._finalize_segment())
+        else:
+            self.writer._close_segment()
+        return self.done
+
+
 # Work for the forked workers: set just before fork, inherited copy-on-write.
 _WORK: tuple = ()
 
@@ -508,19 +541,20 @@ def _detach_from_parent(parent: int) -> None:
         pass
 
 
-def _write_slice(gen_dir: str, start: int, step: int, counter, results, parent: int) -> None:
+def _write_slice(gen_dir: str, start: int, step: int, counter, results, parent: int,
+                 budget: int) -> None:
     _detach_from_parent(parent)
-    # A worker allocates millions of small tuples and frees none until it exits: the cyclic
+    # A worker allocates millions of small objects and frees none until it exits: the cyclic
     # collector would rescan them over and over, and find no garbage.
     gc.disable()
     work, prepare, collector = _WORK
     try:
         ix = whoosh_index.open_dir(gen_dir)
-        writer = FastSegmentWriter(ix)
+        sink = _Segments(ix, budget)
         for n, item in enumerate(work[start::step], start=1):
             for got in prepare(item):
                 if isinstance(got, IndexedArticle):
-                    writer.add_article(got)
+                    sink.add(got)
                     collector.add(got)
                 else:
                     collector.problem(got)
@@ -529,8 +563,7 @@ def _write_slice(gen_dir: str, start: int, step: int, counter, results, parent: 
                     counter.value += 200
         # The collector goes first: the parent clusters stories while workers write segments.
         results.put(("collected", start, collector))
-        segment = writer._finalize_segment() if writer.docnum else None
-        results.put(("ok", start, segment))
+        results.put(("ok", start, sink.close()))
         results.close()
         results.join_thread()
         os._exit(0)  # the result is sent; freeing the posting pool object by object is waste
@@ -546,7 +579,8 @@ def _write_slice(gen_dir: str, start: int, step: int, counter, results, parent: 
 
 
 def _write_parallel(gen_dir: Path, work: Sequence[object], prepare, collector: Collector,
-                    procs: int, progress, ready) -> tuple[list, Collector]:
+                    procs: int, progress, ready, budget: int,
+                    articles: int) -> tuple[list, Collector]:
     global _WORK
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)
@@ -556,8 +590,8 @@ def _write_parallel(gen_dir: Path, work: Sequence[object], prepare, collector: C
     finished: dict[int, object] = {}
     try:
         workers = [ctx.Process(target=_write_slice,
-                               args=(str(gen_dir), i, procs, counter, results, os.getpid()),
-                               daemon=True) for i in range(procs)]
+                               args=(str(gen_dir), i, procs, counter, results, os.getpid(),
+                                     budget), daemon=True) for i in range(procs)]
         for w in workers:
             w.start()
         while len(finished) < procs:
@@ -565,7 +599,7 @@ def _write_parallel(gen_dir: Path, work: Sequence[object], prepare, collector: C
                 status, worker, payload = results.get(timeout=0.2)
             except queue.Empty:
                 if progress:
-                    progress("index", min(counter.value, len(work)), len(work))
+                    progress("index", min(counter.value, articles), articles)
                 if any(w.exitcode not in (None, 0) for w in workers) and results.empty():
                     raise BuildError("an indexing worker died") from None
                 continue
@@ -578,7 +612,7 @@ def _write_parallel(gen_dir: Path, work: Sequence[object], prepare, collector: C
                     for i in sorted(collected):
                         collector.merge(collected[i])
                     if progress:
-                        progress("write", len(work), len(work))
+                        progress("write", articles, articles)
                     if ready:
                         ready(collector)
             else:
@@ -588,7 +622,7 @@ def _write_parallel(gen_dir: Path, work: Sequence[object], prepare, collector: C
     finally:
         _WORK = ()
     # Segments in worker order: the same documents get the same numbers in every build.
-    return [finished[i] for i in sorted(finished) if finished[i] is not None], collector
+    return [seg for i in sorted(finished) for seg in finished[i]], collector
 
 
 # -- the engine ------------------------------------------------------------------------------
@@ -599,9 +633,11 @@ class WhooshEngine:
 
     name = "whoosh"
 
-    def __init__(self, index_dir: Path | str, max_terms: int = 1024):
+    def __init__(self, index_dir: Path | str, max_terms: int = 1024,
+                 build_memory_mb: float = 1024):
         self.index_dir = Path(index_dir)
         self.max_terms = max_terms
+        self.build_memory_mb = build_memory_mb
         self._local = threading.local()
         self._df: dict[str, int] = {}
 
@@ -638,14 +674,14 @@ class WhooshEngine:
 
     def full_writer(self) -> WhooshWriter:
         self._prepare_dir()
-        return WhooshWriter(self.index_dir, None)
+        return WhooshWriter(self.index_dir, None, self.build_memory_mb)
 
     def update_writer(self) -> WhooshWriter:
         self._prepare_dir()
         current = gens.current_generation(self.index_dir)
         if current is None or not gens.compatible(current):
             raise BuildError("there is no index this version can update; build it in full")
-        return WhooshWriter(self.index_dir, current)
+        return WhooshWriter(self.index_dir, current, self.build_memory_mb)
 
     def _prepare_dir(self) -> None:
         try:

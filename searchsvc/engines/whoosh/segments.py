@@ -109,7 +109,7 @@ class FastSegmentWriter(SegmentWriter):
         self._terms: dict[str, dict[str | bytes, list]] = defaultdict(dict)
         self._lengths: dict[str, dict[int, int]] = defaultdict(dict)
         self._indexed_values: dict[tuple, list] = {}
-        self.postings = 0  # postings held in memory (the flush budget counts them)
+        self.held = 0  # bytes of postings held in memory (what a flush budget counts)
         self.columns = ColumnsWriter()
 
     def add_article(self, article: IndexedArticle) -> None:
@@ -136,19 +136,23 @@ class FastSegmentWriter(SegmentWriter):
             field = schema[fieldname]
             length = 0
             if fieldname in TEXT_FIELDS:
-                # Text postings keep their position lists as they are: the array record is
-                # made from them at flush (codec.encode_record).
+                # A text term's postings are two machine arrays — (doc, tf) pairs and the
+                # positions — ~12 bytes a posting instead of ~150 as Python tuples of lists;
+                # the array record is cut from them at flush (codec.encode_record).
                 poses = analysed.get(fieldname, {})
                 field_terms = terms[fieldname]
+                held = 0
                 for term, poslist in poses.items():
-                    posting = (docnum, poslist)
-                    found_list = field_terms.get(term)
-                    if found_list is None:
-                        field_terms[term] = [posting]
-                    else:
-                        found_list.append(posting)
-                    length += len(poslist)
-                self.postings += len(poses)
+                    entry = field_terms.get(term)
+                    if entry is None:
+                        entry = field_terms[term] = (array("I"), array("I"))
+                        held += 160  # two arrays and a dictionary slot
+                    freq = len(poslist)
+                    entry[0].extend((docnum, freq))
+                    entry[1].extend(poslist)
+                    length += freq
+                    held += 8 + 4 * freq
+                self.held += held
                 self._lengths[fieldname][docnum] = length
             elif field.indexed:
                 field_terms = terms[fieldname]
@@ -210,14 +214,15 @@ class FastSegmentWriter(SegmentWriter):
         fw.close()
 
 
-def _text_record(postings: list[tuple[int, list[int]]], lengths: dict[int, int],
+def _text_record(entry: tuple[array, array], lengths: dict[int, int],
                  _fixed: int | None, _limit: int, offset: int) -> tuple[bytes, bytes]:
     """A text term's postings as an array record (``codec``), and the W3 terminfo for it
     (the statistics Whoosh's own writer keeps, so term dictionaries stay W3's)."""
-    docs = [d for d, _ in postings]
-    tfs = [len(p) for _, p in postings]
-    body = encode_record(docs, [p for _, p in postings])
-    doc_lengths = [lengths.get(d, 0) for d in docs]
+    pairs, positions = entry
+    docs, tfs = pairs[0::2], pairs[1::2]
+    body = encode_record(docs, tfs, positions)
+    doc_lengths = [lengths.get(d, 0) for d in docs] if len(docs) < 64 else \
+        list(map(lengths.get, docs, repeat(0)))
     present = [x for x in doc_lengths if x]
     terminfo = W3TermInfo._struct.pack(
         0, float(sum(tfs)), len(docs), length_to_byte(min(present)) if present else 0,
