@@ -299,9 +299,10 @@ class Snapshot(Protocol):
 
     def vocabulary(self) -> Vocabulary: ...
 
-    def doc_freq(self, terms: Sequence[str]) -> dict[str, int]:
+    def doc_freq(self, terms: Sequence[str], within: Query | None = None) -> dict[str, int]:
         """Document frequency of each index term: the larger of its title's and its body's,
-        from the term dictionaries (as BM25 sees them: deleted articles may still count)."""
+        from the term dictionaries (as BM25 sees them: deleted articles may still count); with
+        ``within``, the live articles matching that filter whose title or body has the term."""
         ...
 
     def info(self) -> SnapshotInfo: ...

@@ -89,7 +89,8 @@ def matchers(clauses: Sequence[Query]) -> dict[str, Matcher]:
 
 
 def _add(out: dict[str, Matcher], q: Query) -> None:
-    fields = [q.field] if getattr(q, "field", None) in out else list(out)
+    fld = getattr(q, "field", None)
+    fields = [fld] if isinstance(fld, str) and fld in out else list(out)
     for name in fields:
         m = out[name]
         if isinstance(q, Term):

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from searchsvc.analysis import spelling_words
-from searchsvc.engine import Engine, IndexedArticle
+from searchsvc.engine import Collector, Engine, IndexedArticle
 from searchsvc.errors import BuildError, ShrinkRefused, UsageError
 from searchsvc.ingest import records
 from searchsvc.ingest.locks import BUILD_LOCK, WRITE_LOCK, Lock
@@ -142,7 +142,7 @@ def plan(sources: Iterable[Path], max_bytes: int, procs: int = 1) -> Plan:
                     ids[key] = good[0].content_hash
                 else:
                     ids[key] = None
-                entries = [(key, None, str(found.path))]
+                entries: list[tuple[str, int | None, str]] = [(key, None, str(found.path))]
             else:
                 entries = []
                 for got in read_file(found, max_bytes):
@@ -392,7 +392,8 @@ def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport
         gathered = Gathered()
         stories: dict[str, str] = {}
 
-        def clustered(collected: Gathered) -> None:  # while the engine writes segments
+        def clustered(collected: Collector) -> None:  # while the engine writes segments
+            assert isinstance(collected, Gathered)
             if progress:
                 progress("stories", collected.documents, collected.documents)
             stories.update(cluster(collected.terms))

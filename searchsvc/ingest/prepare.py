@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from searchsvc import analysis
-from searchsvc.engine import IndexedArticle
+from searchsvc.engine import Collector, IndexedArticle
 from searchsvc.ingest.places import places_for
 from searchsvc.ingest.readers import Article, Problem, read_jsonl_file
 from searchsvc.ingest.sources import SourceFile, read_file
-from searchsvc.ingest.stories import TermTable
+from searchsvc.ingest.stories import TermTable, entities
 
 PHRASE_WORDS = (2, 3, 4)
 MIN_PHRASE_COUNT = 2
@@ -56,7 +56,7 @@ def file_of(origin: str) -> str:
 def index_article(article: Article, origin: str, story: str | None = None) -> IndexedArticle:
     places = list(article.places)
     if not places and article.derive_places:
-        places = places_for(article.title, article.body)
+        places = list(places_for(article.title, article.body))
     facets = {"topics": list(article.topics), "places": places,
               "people": list(article.people), "orgs": list(article.orgs),
               "source": [article.source] if article.source else []}
@@ -125,7 +125,8 @@ class Gathered:
 
     def add(self, article: IndexedArticle) -> None:
         self.documents += 1
-        self.terms.add(article.id, _ordinal(article.date), story_terms(article))
+        self.terms.add(article.id, _ordinal(article.date), story_terms(article),
+                       entities(article.title, article.body))
         self.words.update(article.words)
         self.phrases.update(headline_phrases(article.title))
         if len(self.phrases) > MAX_PHRASES:
@@ -141,7 +142,8 @@ class Gathered:
         if isinstance(problem, Problem):
             self.problems.append(problem)
 
-    def merge(self, other: Gathered) -> None:  # type: ignore[override]
+    def merge(self, other: Collector) -> None:
+        assert isinstance(other, Gathered)
         self.terms.merge(other.terms)
         self.words.update(other.words)
         self.phrases.update(other.phrases)

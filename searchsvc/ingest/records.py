@@ -40,7 +40,7 @@ def write(index_dir: Path, record: dict) -> None:
 
 
 def start(index_dir: Path, build_id: str | None, mode: str, sources: list[str]) -> dict:
-    record = {"id": build_id or new_id(), "state": "running", "mode": mode, "started": _now(),
+    record: dict = {"id": build_id or new_id(), "state": "running", "mode": mode, "started": _now(),
               "finished": None, "pid": os.getpid(), "sources": sources, "summary": {},
               "problems": [], "generation": None, "error": None}
     write(index_dir, record)

@@ -1,20 +1,24 @@
 """Stories kept up to date by an update, without clustering the whole archive again.
 
-A new or changed article is compared with the articles of its story window that could be the
-same story: the engine finds them with a search for the article's most distinctive terms
-among the articles dated within :data:`~searchsvc.ingest.stories.WINDOW_DAYS` of it (the
-blocking step of ``stories.cluster``, done by the index). Their TF-IDF cosine is computed with
-the collection's document frequencies (as ``cluster`` weighs terms); the article joins the
-story of the most similar one at or above the threshold — provided it is also similar enough
-to that story's first article (the leader check of ``cluster``) — or starts its own. When a
-story's first article is deleted, the story is handed on to its next earliest article.
+``stories.assign`` decides with the rules of ``stories.cluster``; what it needs from the index
+is found here, so an update costs what it changes:
+
+* the **candidates**: the articles dated within ``WINDOW_DAYS`` of the new one that share its
+  most distinctive terms — a search, the blocking step of ``cluster`` done by the index — and
+  the first article of each of their stories (for the leader check);
+* the collection's **document frequencies** of their terms (from the term dictionaries), and
+  how many articles of the whole date window use each of the new article's terms (the burst
+  rule), counted by the engine under a date filter.
+
+When a story's first article is deleted, ``stories.hand_on`` names the story after the next
+earliest of its remaining articles.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from searchsvc import analysis
 from searchsvc.engine import (
@@ -28,47 +32,24 @@ from searchsvc.engine import (
     Value,
 )
 from searchsvc.ingest.prepare import story_terms
-from searchsvc.ingest.stories import KEY_TERMS, THRESHOLD, WINDOW_DAYS
+from searchsvc.ingest.stories import KEY_TERMS, WINDOW_DAYS, DocTerms, assign, entities, hand_on
 
 CANDIDATES = 50
 MAX_MEMBERS = 5000
 
 
-def _terms_of(title: str, body: str) -> dict[str, int]:
-    counts = analysis.content_counts(analysis.positions(title))
-    for term, n in analysis.content_counts(analysis.positions(body)).items():
+def _doc(article: StoredArticle) -> DocTerms:
+    counts = analysis.content_counts(analysis.positions(article.title))
+    for term, n in analysis.content_counts(analysis.positions(article.body)).items():
         counts[term] = counts.get(term, 0) + n
-    return counts
+    return DocTerms(article.id, article.date.toordinal() if article.date else None, counts,
+                    entities(article.title, article.body))
 
 
-def _vector(tf: Mapping[str, int], df: Mapping[str, int], n: int) -> dict[str, float]:
-    """Sublinear tf × smoothed idf, L2-normalised (``stories._matrix``'s weights)."""
-    w = {t: (1.0 + math.log(c)) * (math.log((n + 1) / (df.get(t, 0) + 1)) + 1.0)
-         for t, c in tf.items() if c > 0}
-    norm = math.sqrt(sum(v * v for v in w.values())) or 1.0
-    return {t: v / norm for t, v in w.items()}
-
-
-def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(t, 0.0) for t, v in a.items())
-
-
-def _candidates(snapshot: Snapshot, article: IndexedArticle, tf: Mapping[str, int],
-                df: Mapping[str, int], n: int, skip: set[str]) -> list[StoredArticle]:
-    assert article.date is not None
-    window = dt.timedelta(days=WINDOW_DAYS)
-    weights = _vector(tf, df, n)
-    key = sorted((t for t in weights if df.get(t, 0) >= 1),
-                 key=lambda t: (-weights[t], t))[:KEY_TERMS * 2]
-    if not key:
-        return []
-    result = snapshot.search(EngineRequest(
-        query=Bool(should=tuple(Term(t) for t in key), min_should=2 if len(key) > 1 else 1),
-        filters={"date": DateRange(article.date - window, article.date + window)},
-        limit=CANDIDATES + len(skip), collapse=False))
-    return [h.article for h in result.hits if h.article is not None and h.id not in skip]
+def _key_terms(tf: Mapping[str, int], df: Mapping[str, int], n: int) -> list[str]:
+    weight = {t: (1 + math.log(c)) * math.log((n + 1) / (df.get(t, 0) + 1))
+              for t, c in tf.items() if df.get(t, 0) >= 1}
+    return sorted(weight, key=lambda t: (-weight[t], t))[: KEY_TERMS * 2]
 
 
 def assign_stories(snapshot: Snapshot, articles: Sequence[IndexedArticle]) -> dict[str, str]:
@@ -77,61 +58,61 @@ def assign_stories(snapshot: Snapshot, articles: Sequence[IndexedArticle]) -> di
     dated = [a for a in articles if a.date is not None]
     if not dated:
         return out
-    n = max(snapshot.info().documents, 1)
+    n = max(snapshot.info().documents, 1) + len(dated)
     skip = {a.id for a in articles}
-    own = {a.id: story_terms(a) for a in dated}
-    analysed: dict[str, dict[str, int]] = {}  # a batch's candidates overlap: analyse once
-    for a in sorted(dated, key=lambda x: (x.date, x.id)):  # type: ignore[arg-type, return-value]
-        tf = own[a.id]
-        near = _candidates(snapshot, a, tf, snapshot.doc_freq(list(tf)), n, skip)
-        for c in near:
-            if c.id not in analysed:
-                analysed[c.id] = _terms_of(c.title, c.body)
-        others = {c.id: analysed[c.id] for c in near}
-        df = snapshot.doc_freq(sorted(set(tf).union(*others.values())))
-        mine = _vector(tf, df, n)
-        best, best_sim = None, THRESHOLD
-        for c in near:
-            sim = cosine(mine, _vector(others[c.id], df, n))
-            if sim >= best_sim:
-                best, best_sim = c, sim
-        # Articles of this same update (a batch) can be one story among themselves.
-        for other in dated:
-            if other.id != a.id and other.id in out and abs(
-                    (other.date - a.date).days) <= WINDOW_DAYS:  # type: ignore[operator]
-                sim = cosine(mine, _vector(own[other.id], df, n))
-                if sim >= best_sim and (other.date, other.id) < (a.date, a.id):  # type: ignore[operator]
-                    best, best_sim = None, sim
-                    out[a.id] = out[other.id]
-        if best is not None:
-            story = best.story or best.id
-            leader = best if story == best.id else next(
-                iter(snapshot.documents([story])), None)
-            if leader is None or leader.id == best.id or cosine(
-                    mine, _vector(_terms_of(leader.title, leader.body), df, n)) >= THRESHOLD:
-                out[a.id] = story
+    new = [DocTerms(a.id, a.date.toordinal(), story_terms(a),  # type: ignore[union-attr]
+                    entities(a.title, a.body)) for a in dated]
+    span = dt.timedelta(days=WINDOW_DAYS)
+    low = min(a.date for a in dated) - span  # type: ignore[type-var, operator]
+    high = max(a.date for a in dated) + span  # type: ignore[type-var, operator]
+    within = DateRange(low, high)
+    window: dict[str, tuple[DocTerms, str]] = {}
+    terms: set[str] = set()
+    for doc in new:
+        terms.update(doc.tf)
+    df = snapshot.doc_freq(sorted(terms))
+    for doc in new:
+        key = _key_terms(doc.tf, df, n)
+        if not key:
+            continue
+        found = snapshot.search(EngineRequest(
+            query=Bool(should=tuple(Term(t) for t in key), min_should=min(2, len(key))),
+            filters={"date": DateRange(dt.date.fromordinal(doc.date) - span,  # type: ignore[arg-type]
+                                       dt.date.fromordinal(doc.date) + span)},  # type: ignore[arg-type]
+            limit=CANDIDATES + len(skip), collapse=False))
+        for h in found.hits:
+            if h.article is not None and h.id not in skip and h.id not in window:
+                window[h.id] = (_doc(h.article), h.article.story or h.id)
+    # The stories' first articles, for the leader check.
+    leaders = {story for _, story in window.values() if story not in window}
+    for leader in snapshot.documents(sorted(leaders)):
+        if leader is not None and leader.id not in skip:
+            window[leader.id] = (_doc(leader), leader.story or leader.id)
+    for d, _ in window.values():
+        terms.update(d.tf)
+    df = {**df, **snapshot.doc_freq(sorted(terms - df.keys()))}
+    near = snapshot.doc_freq(sorted({t for d in new for t in d.tf}), within=within)
+    near_size = snapshot.search(EngineRequest(query=None, filters={"date": within}, limit=0,
+                                              collapse=False, fields=False)).total
+    out.update(assign(new, list(window.values()), df, n, near, near_size))
     return out
-
-
-def hand_on(members: Iterable[tuple[str, dt.date | None]]) -> str | None:
-    """The story's new id when its first article is gone: the next earliest article's."""
-    ordered = sorted(members, key=lambda m: (m[1] is None, m[1] or dt.date.min, m[0]))
-    return ordered[0][0] if ordered else None
 
 
 def hand_on_stories(snapshot: Snapshot, deleted: Sequence[str], replaced: set[str],
                     ) -> dict[str, str]:
-    """New story ids for the remaining articles of stories whose first article is deleted."""
+    """New story ids for the remaining articles of stories whose first article is deleted
+    (a story left with one article is no story any more: it gets that article's own id)."""
     out: dict[str, str] = {}
     gone = set(deleted) | replaced
     for article_id in deleted:
         result = snapshot.search(EngineRequest(
             query=None, filters={"story": Value("story", article_id)}, sort="oldest",
             limit=MAX_MEMBERS, collapse=False))
-        members = [(h.id, h.article.date if h.article else None) for h in result.hits
-                   if h.id not in gone and h.article is not None
-                   and h.article.story == article_id]
-        leader = hand_on(members)
-        if leader is not None:
+        members = [(h.id, h.article.date.toordinal() if h.article and h.article.date else None)
+                   for h in result.hits if h.id not in gone]
+        if len(members) == 1:
+            out[members[0][0]] = members[0][0]
+        elif members:
+            leader = hand_on(members)
             out.update({m: leader for m, _ in members})
     return out

@@ -45,10 +45,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # the smaller limit of every route but ingest.
     app.config["MAX_CONTENT_LENGTH"] = max(
         MAX_BODY, int(float(app.config["MAX_INGEST_MB"]) * 1024 * 1024))
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider
     # /api//search must be a 404 problem, not werkzeug's HTML redirect to /api/search.
     app.url_map.merge_slashes = False
-    app.json.ensure_ascii = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["searchsvc"] = open_engine(app.config)
 
     from searchsvc.web import observe
@@ -145,8 +145,9 @@ def handle_exception(exc: Exception) -> Response:
         code = _HTTP_CODES.get(status, "http_error")
         detail = exc.description or ""
         headers = {}
-        if status == 405 and exc.valid_methods:
-            headers["Allow"] = ", ".join(exc.valid_methods)
+        allowed = getattr(exc, "valid_methods", None)
+        if status == 405 and allowed:
+            headers["Allow"] = ", ".join(allowed)
     else:
         from searchsvc.web.observe import request_id, shown_path
 

@@ -34,6 +34,7 @@ from searchsvc.engine import (
     EngineResult,
     GenerationInfo,
     IndexedArticle,
+    Query,
     SnapshotInfo,
     StoredArticle,
     StoryInfo,
@@ -201,7 +202,7 @@ def _bulk(client, actions: Iterable[dict], ignore_missing: bool = False) -> list
         for ok, item in helpers.streaming_bulk(client, actions, chunk_size=BULK_CHUNK,
                                                max_chunk_bytes=20 * 1024 * 1024,
                                                raise_on_error=False, raise_on_exception=False,
-                                               max_retries=3, initial_backoff=0.5):
+                                               max_retries=3, initial_backoff=1):
             if not ok:
                 info = next(iter(item.values()))
                 if ignore_missing and info.get("status") == 404:
@@ -337,12 +338,20 @@ class OpenSearchSnapshot:
             self._vocabulary = cached
         return self._vocabulary
 
-    def doc_freq(self, terms: Sequence[str]) -> dict[str, int]:
+    def doc_freq(self, terms: Sequence[str], within: Query | None = None) -> dict[str, int]:
         """From the term dictionaries, in one request: the term vectors of an artificial
-        document holding the terms, with their statistics."""
+        document holding the terms, with their statistics. With ``within``: one ``filters``
+        aggregation over the articles matching it."""
         terms = list(dict.fromkeys(terms))
         if not terms:
             return {}
+        if within is not None:
+            r = _call(self.client.search, index=self.index, body={
+                "size": 0, "query": translate.filter_(within),
+                "aggs": {"t": {"filters": {"filters": {
+                    str(i): {"term": {mapping.TEXT_FIELD: t}} for i, t in enumerate(terms)}}}}})
+            buckets = r["aggregations"]["t"]["buckets"]
+            return {t: int(buckets[str(i)]["doc_count"]) for i, t in enumerate(terms)}
         text = " ".join(terms)
         found = _call(self.client.termvectors, index=self.index, body={
             "doc": {mapping.TEXT_FIELD: text}, "term_statistics": True,
@@ -640,10 +649,11 @@ class OpenSearchEngine:
                 raise BuildError("there is no earlier generation to roll back to")
             target = older[-1]
         else:
-            target = next((g for g in kept if g.id == generation), None)
-            if target is None:
+            named = next((g for g in kept if g.id == generation), None)
+            if named is None:
                 raise UsageError(f"no generation {generation!r} for {self.alias!r}; see "
                                  "`searchsvc generations`")
+            target = named
         self._point_alias(target.id)
         self._forget()
         target.current = True

@@ -172,7 +172,7 @@ class WhooshSnapshot:
         """score × 0.5^(age / half-life), age in days before the newest article of the index
         (an archive's "now"); undated articles count as the oldest."""
         newest, oldest = self._date_bounds()
-        if newest is None:
+        if newest is None or oldest is None:
             return scores
         dates = self.columns.date
         age = np.where(dates >= 0, newest - dates, newest - oldest).astype(np.float64)
@@ -277,7 +277,11 @@ class WhooshSnapshot:
                                                 phrases if isinstance(phrases, dict) else {})
         return self._vocabulary
 
-    def doc_freq(self, terms: Sequence[str]) -> dict[str, int]:
+    def doc_freq(self, terms: Sequence[str], within: Query | None = None) -> dict[str, int]:
+        if within is not None:
+            mask = self.evaluator.mask(within)
+            return {t: int(np.count_nonzero(mask[self.evaluator._postings("text", t)[0]]))
+                    for t in terms}
         # From the term dictionaries (no postings read): Lucene's and Whoosh's document
         # frequencies, deleted documents included until their segment is merged.
         freq = self.postings.doc_frequency
@@ -587,7 +591,7 @@ def _write_parallel(gen_dir: Path, work: Sequence[object], prepare, collector: C
     results = ctx.Queue()
     _WORK = (work, prepare, collector)
     collected: dict[int, Collector] = {}
-    finished: dict[int, object] = {}
+    finished: dict[int, list] = {}
     try:
         workers = [ctx.Process(target=_write_slice,
                                args=(str(gen_dir), i, procs, counter, results, os.getpid(),
@@ -713,10 +717,11 @@ class WhooshEngine:
                 raise BuildError("there is no earlier generation to roll back to")
             target = older[-1]
         else:
-            target = next((g for g in kept if g.id == generation), None)
-            if target is None:
+            named = next((g for g in kept if g.id == generation), None)
+            if named is None:
                 raise UsageError(f"no generation {generation!r} in {self.index_dir}; "
                                  "see `searchsvc generations`")
+            target = named
         gens.swap(self.index_dir, self.index_dir / target.id)
         target.current = True
         return target

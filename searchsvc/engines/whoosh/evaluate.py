@@ -178,7 +178,8 @@ class Evaluator:
         self.max_terms = max_terms
         self.n = columns.n
         raw = dict(columns.lengths)
-        raw[TEXT] = sum(WEIGHTS[f] * columns.lengths[f] for f in TEXT_FIELDS)
+        raw[TEXT] = np.sum([WEIGHTS[f] * columns.lengths[f] for f in TEXT_FIELDS], axis=0,
+                           dtype=np.float32)
         self.norm_lengths = {f: lucene_length(v) for f, v in raw.items()}
         self.field_docs: dict[str, int] = {}
         self.avg_length: dict[str, float] = {}

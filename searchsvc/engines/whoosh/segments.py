@@ -22,6 +22,7 @@ from collections import defaultdict
 from itertools import repeat
 from operator import sub
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
@@ -106,7 +107,7 @@ class FastSegmentWriter(SegmentWriter):
                          **kwargs)
         # field → term → postings. Text terms are kept as str (UTF-8 byte order is code-point
         # order, so they sort the same) and encoded once at flush time.
-        self._terms: dict[str, dict[str | bytes, list]] = defaultdict(dict)
+        self._terms: dict[str, dict[str | bytes, Any]] = defaultdict(dict)
         self._lengths: dict[str, dict[int, int]] = defaultdict(dict)
         self._indexed_values: dict[tuple, list] = {}
         self.held = 0  # bytes of postings held in memory (what a flush budget counts)
@@ -244,11 +245,12 @@ def _encode_postings(postings: list[tuple[int, float, bytes]], lengths: dict[int
         docnum, weight, value = postings[0]
         length = lengths.get(docnum, 0)
         packed = array("f", (weight,))[0]
+        single: object
         if fixed is None or fixed < 0:
-            mini_values = (value,) if value else ()
+            single = (value,) if value else ()
         else:
-            mini_values = None if fixed == 0 else value
-        data = pickle.dumps(((docnum,), None if packed == 1.0 else packed, mini_values), 2)
+            single = None if fixed == 0 else value
+        data = pickle.dumps(((docnum,), None if packed == 1.0 else packed, single), 2)
         info = pickle.dumps((1, docnum, weight, 0, length_to_byte(length),
                              length_to_byte(length)), 2)
         body = b"".join((WHOOSH3_HEADER_MAGIC, pack_int(-len(info) - len(data)), info, data))
@@ -263,8 +265,8 @@ def _encode_postings(postings: list[tuple[int, float, bytes]], lengths: dict[int
     max_weight = 0.0
     for start in range(0, count, limit):
         ids, weights, values = zip(*postings[start:start + limit], strict=True)
-        packed = array("f", weights)  # Whoosh keeps weights as float32
-        total_weight += sum(packed)
+        block = array("f", weights)  # Whoosh keeps weights as float32
+        total_weight += sum(block)
         block_max = max(weights)
         max_weight = max(max_weight, block_max)
         block_lengths = list(map(lengths.get, ids, repeat(0)))
@@ -273,12 +275,14 @@ def _encode_postings(postings: list[tuple[int, float, bytes]], lengths: dict[int
         if block_min is not None:
             min_length = block_min if min_length is None else min(min_length, block_min)
         max_length = max(max_length, max(block_lengths))
-        if packed.count(1.0) == len(packed):
+        mini_weights: object
+        if block.count(1.0) == len(block):
             mini_weights = None
-        elif packed.count(packed[0]) == len(packed):
-            mini_weights = packed[0]
+        elif block.count(block[0]) == len(block):
+            mini_weights = block[0]
         else:
-            mini_weights = tuple(packed)
+            mini_weights = tuple(block)
+        mini_values: object
         if fixed is None or fixed < 0:
             mini_values = tuple(filter(None, values))
         elif fixed == 0:
