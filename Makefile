@@ -18,15 +18,25 @@ run: $(STAMP)  ## serve the search service on the bundled seeds (builds the inde
 browser-deps:  ## Debian's Chromium for the browser tests (needs root)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: $(STAMP) browser-deps  ## the whole test suite, lint included
+# The suite runs its engine-contract tests on both engines: it starts the local OpenSearch
+# cluster when none runs (and stops it again afterwards), and tells the tests where it is.
+test: $(STAMP) browser-deps  ## the whole test suite: lint, types, both engines, browser
 	$(BIN)/ruff check searchsvc tests bench
-	$(BIN)/python -m pytest -q
+	$(BIN)/mypy searchsvc
+	@started=0; \
+	if ! tools/opensearch/cluster.sh status >/dev/null 2>&1; then \
+		tools/opensearch/cluster.sh start || exit 1; started=1; fi; \
+	SEARCHSVC_TEST_OPENSEARCH_URL=$$(cat .opensearch/url) $(BIN)/python -m pytest -q; \
+	status=$$?; \
+	if [ $$started = 1 ]; then tools/opensearch/cluster.sh stop; fi; \
+	exit $$status
 
 test-fast: $(STAMP)  ## unit and API tests only
 	$(BIN)/python -m pytest -q -m "not e2e and not browser and not reuters"
 
 lint: $(STAMP)
 	$(BIN)/ruff check searchsvc tests bench
+	$(BIN)/mypy searchsvc
 
 bench-deps:  ## wrk, the HTTP load generator of the benchmarks (needs root)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)

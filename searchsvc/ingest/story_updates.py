@@ -63,9 +63,8 @@ def assign_stories(snapshot: Snapshot, articles: Sequence[IndexedArticle]) -> di
     new = [DocTerms(a.id, a.date.toordinal(), story_terms(a),  # type: ignore[union-attr]
                     entities(a.title, a.body)) for a in dated]
     span = dt.timedelta(days=WINDOW_DAYS)
-    low = min(a.date for a in dated) - span  # type: ignore[type-var, operator]
-    high = max(a.date for a in dated) + span  # type: ignore[type-var, operator]
-    within = DateRange(low, high)
+    days = [a.date for a in dated if a.date is not None]
+    within = DateRange(min(days) - span, max(days) + span)
     window: dict[str, tuple[DocTerms, str]] = {}
     terms: set[str] = set()
     for doc in new:

@@ -221,7 +221,7 @@ def _merge_facet(name: str, parts: Sequence[tuple[SegmentData, int]]) -> FacetCo
         remap = np.fromiter((index.setdefault(v, len(index)) for v in local_values),
                             dtype=np.int32, count=len(local_values))
         if len(entry_val):
-            counts = np.diff(np.asarray(offsets, dtype=np.int64))
+            counts: np.ndarray = np.diff(np.asarray(offsets, dtype=np.int64)).astype(np.int64)
             docs.append(np.repeat(np.arange(data.n, dtype=np.int64) + base, counts))
             vals.append(remap[entry_val])
     return FacetColumn(

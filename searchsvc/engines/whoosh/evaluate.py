@@ -177,9 +177,9 @@ class Evaluator:
         self.postings = postings
         self.max_terms = max_terms
         self.n = columns.n
-        raw = dict(columns.lengths)
-        raw[TEXT] = np.sum([WEIGHTS[f] * columns.lengths[f] for f in TEXT_FIELDS], axis=0,
-                           dtype=np.float32)
+        raw: dict[str, np.ndarray] = dict(columns.lengths)
+        raw[TEXT] = np.asarray(WEIGHTS["title"] * columns.lengths["title"]
+                               + WEIGHTS["body"] * columns.lengths["body"], dtype=np.float32)
         self.norm_lengths = {f: lucene_length(v) for f, v in raw.items()}
         self.field_docs: dict[str, int] = {}
         self.avg_length: dict[str, float] = {}
