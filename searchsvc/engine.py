@@ -217,11 +217,13 @@ class StoredArticle:
 @dataclass
 class StoryInfo:
     """The hit's story within this search: its id, how many of its articles match (the hit
-    included), and the others' ids, newest first (at most ``story_others``)."""
+    included), the others' ids, newest first (at most ``story_others``), and how many
+    articles the story has in all (what its article page lists)."""
 
     id: str
     size: int
     others: list[str]
+    total: int = 1
 
 
 @dataclass
@@ -296,6 +298,11 @@ class Snapshot(Protocol):
     def search(self, request: EngineRequest) -> EngineResult: ...
 
     def documents(self, ids: Sequence[str]) -> list[StoredArticle | None]: ...
+
+    def scan(self, request: EngineRequest, batch: int = 500) -> Iterator[EngineHit]:
+        """Every match of ``request`` (its window ignored) in its order, with stored fields,
+        in batches: an export's constant memory, beyond the result window."""
+        ...
 
     def vocabulary(self) -> Vocabulary: ...
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from searchsvc import analysis
-from searchsvc.core.search import Hit, article_url, make_hit
+from searchsvc.core.search import Hit, article_url, make_hit, story_dict
 from searchsvc.engine import (
     FACETS,
     Bool,
@@ -68,7 +68,7 @@ def _hits(snapshot: Snapshot, request: EngineRequest, skip: set[str]) -> list[Hi
         if h.article is None or h.id in skip:
             continue
         hit = make_hit(h.article, h.score, None)
-        hit.story = {"id": h.story.id, "size": h.story.size, "others": h.story.others}
+        hit.story = story_dict(h.story)
         out.append(hit)
     return out
 

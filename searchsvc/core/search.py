@@ -96,6 +96,13 @@ def make_hit(article: StoredArticle, score: float | None,
     )
 
 
+def story_dict(story) -> dict:
+    """A hit's ``story``: its id, how many of its articles this search matches (``size``)
+    and their ids but the hit's (``others``), and how many it has in all (``total``: the
+    versions its article page lists)."""
+    return {"id": story.id, "size": story.size, "others": story.others, "total": story.total}
+
+
 def filters_of(sq: SearchQuery) -> dict[str, Query]:
     """The search's filters, named so each facet can count without its own."""
     out: dict[str, Query] = {}
@@ -128,7 +135,7 @@ def search(snapshot: Snapshot, sq: SearchQuery) -> SearchResult:
         if h.article is None:
             continue
         hit = make_hit(h.article, h.score, marks)
-        hit.story = {"id": h.story.id, "size": h.story.size, "others": h.story.others}
+        hit.story = story_dict(h.story)
         hits.append(hit)
     interval = histogram.resolve(sq.interval, result.days)
     facets: dict = {"date": {

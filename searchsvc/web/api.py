@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from searchsvc import config
-from searchsvc.core import documents, spelling
+from searchsvc.core import documents, export, feed, spelling, terms, timeline
 from searchsvc.core import search as core
 from searchsvc.core.params import parse_search_args
 from searchsvc.errors import (
@@ -187,6 +187,72 @@ def build_record(build_id: str):
     if found is None:
         raise NotFound(f"no build {build_id!r}")
     return jsonify(records.public(found))
+
+
+def _wants_csv() -> bool:
+    fmt = (request.args.get("format") or "").strip().lower()
+    if fmt:
+        if fmt not in ("csv", "json"):
+            raise InvalidParameter("format must be csv or json")
+        return fmt == "csv"
+    best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
+    return best == "text/csv"
+
+
+@api.get("/timeline")
+def timeline_view():
+    sq = parse_search_args(request.args, current_app.config["MAX_QUERY_CHARS"])
+    queries = timeline.series_of(request.args.getlist("q"))
+    doc = timeline.timeline(engine().snapshot(), sq, queries)
+    if _wants_csv():
+        return Response(timeline.to_csv(doc), mimetype="text/csv",
+                        headers={"Content-Disposition":
+                                 'attachment; filename="searchsvc-timeline.csv"'})
+    return jsonify(doc)
+
+
+@api.get("/export")
+def export_view():
+    sq = parse_search_args(request.args, current_app.config["MAX_QUERY_CHARS"])
+    fmt = (request.args.get("format") or "ndjson").strip().lower()
+    if fmt not in export.FORMATS:
+        raise InvalidParameter("format must be csv or ndjson")
+    columns = export.columns_of(request.args.get("fields"))
+    snap = engine().snapshot()
+    records = export.rows(snap, sq, columns)
+    # The first batch is read before the response starts, so a bad query is still a 400.
+    first = next(records, None)
+
+    def chained():
+        if first is not None:
+            yield first
+        yield from records
+
+    body = export.csv_lines(chained(), columns) if fmt == "csv" else export.ndjson(chained())
+    stamp = snap.generation
+    response = Response(stream_with_context(body),
+                        mimetype="text/csv" if fmt == "csv" else "application/x-ndjson")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="searchsvc-export-{stamp}.{fmt}"')
+    response.headers["X-Index-Generation"] = stamp
+    return response
+
+
+@api.get("/feed.atom")
+def feed_view():
+    sq = parse_search_args(request.args, current_app.config["MAX_QUERY_CHARS"])
+    root = request.host_url.rstrip("/")
+    query = request.query_string.decode("utf-8", "replace")
+    body = feed.feed(engine().snapshot(), sq, request.url, root + "/" + (
+        f"?{query}" if query else ""), root)
+    return Response(body, mimetype=feed.MIME)
+
+
+@api.get("/terms")
+def terms_view():
+    sq = parse_search_args(request.args, current_app.config["MAX_QUERY_CHARS"])
+    size = _limit("size", terms.SIZE, 100)
+    return jsonify(terms.distinctive(engine().snapshot(), sq, size))
 
 
 @api.get("/openapi.json")

@@ -21,7 +21,7 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from searchsvc import analysis
@@ -30,6 +30,7 @@ from searchsvc.engine import (
     Bool,
     Collector,
     DateRange,
+    EngineHit,
     EngineRequest,
     EngineResult,
     GenerationInfo,
@@ -56,7 +57,8 @@ KEEP_OLD = 2
 CHUNK_CHARS = 4_000_000   # JSON characters per meta chunk document
 BULK_CHUNK = 500
 ALIAS_TTL = 1.0           # seconds a thread trusts its resolved alias
-EXACT_STORIES = 50_000    # up to this many matches, total_stories is counted exactly
+EXACT_STORIES = 50_000
+DOC_FREQ_BATCH = 500    # up to this many matches, total_stories is counted exactly
 
 
 def _client(settings: Mapping[str, Any]):
@@ -265,6 +267,10 @@ class OpenSearchSnapshot:
         if not request.collapse and response["hits"]["hits"] and request.limit > 0:
             stories = self._stories(request, response["hits"]["hits"])
         result = translate.result(response, request, bonus, stories)
+        if result.hits:
+            totals = self._story_totals({h.story.id for h in result.hits})
+            for h in result.hits:
+                h.story.total = totals.get(h.story.id, h.story.size)
         if "total_stories" in result.approximate or result.total_stories > 1000:
             if result.total <= EXACT_STORIES:
                 result.total_stories = self._count_stories(body)
@@ -294,6 +300,14 @@ class OpenSearchSnapshot:
             if not after or len(agg["buckets"]) < 10_000:
                 return count
 
+    def _story_totals(self, stories: set[str]) -> dict[str, int]:
+        """How many articles each story has in all (one terms aggregation)."""
+        r = _call(self.client.search, index=self.index, body={
+            "size": 0, "query": {"terms": {"story": sorted(stories)}},
+            "aggs": {"s": {"terms": {"field": "story", "include": sorted(stories),
+                                     "size": len(stories)}}}})
+        return {b["key"]: int(b["doc_count"]) for b in r["aggregations"]["s"]["buckets"]}
+
     def _stories(self, request: EngineRequest, hits: list[dict]) -> dict[str, StoryInfo]:
         """Each hit's story within this search (its size and other members), in one
         multi-search: the query and the filters, and the story's id."""
@@ -320,6 +334,44 @@ class OpenSearchSnapshot:
                                     [: request.story_others])
         return out
 
+    def scan(self, request: EngineRequest, batch: int = 500) -> Iterator[EngineHit]:
+        """Every match in order, beyond the result window: ``search_after`` on the request's
+        sort (ids break ties, so the order is total) within a point in time, so a scan sees
+        one state of the index whatever is written meanwhile."""
+        whole = EngineRequest(query=request.query, first=request.first,
+                              filters=request.filters, sort=request.sort,
+                              recency_days=request.recency_days, offset=0, limit=batch,
+                              collapse=False, rescore=request.rescore)
+        documents, newest, oldest = self._stats()
+        body, bonus = translate.body(whole, documents=max(documents, 1), newest=newest,
+                                     oldest=oldest, max_terms=self.engine.max_terms)
+        body.pop("aggs", None)
+        body.pop("from", None)
+        pit = _call(self.client.create_pit, index=self.index, params={"keep_alive": "2m"})
+        pit_id = pit["pit_id"]
+        body["pit"] = {"id": pit_id, "keep_alive": "2m"}
+        try:
+            after = None
+            while True:
+                if after is not None:
+                    body["search_after"] = after
+                page = _call(self.client.search, body=body)
+                hits = page["hits"]["hits"]
+                if not hits:
+                    return
+                result = translate.result(page, whole, bonus, {
+                    h["_id"]: StoryInfo((h.get("_source") or {}).get("story") or h["_id"], 1, [])
+                    for h in hits})
+                yield from result.hits
+                after = hits[-1]["sort"]
+                if len(hits) < batch:
+                    return
+        finally:
+            try:
+                self.client.delete_pit(body={"pit_id": [pit_id]})
+            except Exception:  # it expires on its own
+                pass
+
     def documents(self, ids: Sequence[str]) -> list[StoredArticle | None]:
         if not ids:
             return []
@@ -339,27 +391,20 @@ class OpenSearchSnapshot:
         return self._vocabulary
 
     def doc_freq(self, terms: Sequence[str], within: Query | None = None) -> dict[str, int]:
-        """From the term dictionaries, in one request: the term vectors of an artificial
-        document holding the terms, with their statistics. With ``within``: one ``filters``
-        aggregation over the articles matching it."""
+        """Articles whose text has each term (with ``within``: among those matching it), from
+        one ``filters`` aggregation per batch of terms: exact over every shard (a term
+        vector's statistics would be one shard's)."""
         terms = list(dict.fromkeys(terms))
-        if not terms:
-            return {}
-        if within is not None:
+        out: dict[str, int] = {}
+        scope = translate.filter_(within) if within is not None else {"match_all": {}}
+        for start in range(0, len(terms), DOC_FREQ_BATCH):
+            batch = terms[start: start + DOC_FREQ_BATCH]
             r = _call(self.client.search, index=self.index, body={
-                "size": 0, "query": translate.filter_(within),
+                "size": 0, "query": scope,
                 "aggs": {"t": {"filters": {"filters": {
-                    str(i): {"term": {mapping.TEXT_FIELD: t}} for i, t in enumerate(terms)}}}}})
+                    str(i): {"term": {mapping.TEXT_FIELD: t}} for i, t in enumerate(batch)}}}}})
             buckets = r["aggregations"]["t"]["buckets"]
-            return {t: int(buckets[str(i)]["doc_count"]) for i, t in enumerate(terms)}
-        text = " ".join(terms)
-        found = _call(self.client.termvectors, index=self.index, body={
-            "doc": {mapping.TEXT_FIELD: text}, "term_statistics": True,
-            "field_statistics": False, "positions": False, "offsets": False})
-        out = dict.fromkeys(terms, 0)
-        for field in found.get("term_vectors", {}).values():
-            for term, stats in field.get("terms", {}).items():
-                out[term] = max(out.get(term, 0), int(stats.get("doc_freq", 0)))
+            out.update((t, int(buckets[str(i)]["doc_count"])) for i, t in enumerate(batch))
         return out
 
     def info(self) -> SnapshotInfo:

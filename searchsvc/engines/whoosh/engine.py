@@ -20,7 +20,7 @@ import os
 import queue
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -243,10 +243,12 @@ class WhooshSnapshot:
         key = cols.story_key[d]
         lo, hi = np.searchsorted(sorted_keys, [key, key + 1])
         members = order[lo:hi]
+        every = int(np.count_nonzero(cols.live[members]))
         members = members[final[members]]
         members = members[np.lexsort((members, -cols.date[members]))]
         return StoryInfo(id=cols.story_of(d), size=int(len(members)),
-                         others=[cols.id_of(m) for m in members.tolist() if m != d][:others])
+                         others=[cols.id_of(m) for m in members.tolist() if m != d][:others],
+                         total=every)
 
     def _stored(self, docs: Sequence[int]) -> list[StoredArticle]:
         cols = self.columns
@@ -263,6 +265,23 @@ class WhooshSnapshot:
                 url=fields.get("url"), source=source[0] if source else None,
                 story=cols.story_of(d), **facets))
         return out
+
+    def scan(self, request: EngineRequest, batch: int = 500) -> Iterator[EngineHit]:
+        ev = self.evaluator
+        base, scores = ev.evaluate(request.query)
+        final = _all_but(base, {n: ev.mask(f) for n, f in request.filters.items()}, None)
+        ranked = request.sort == "relevance" and request.query is not None
+        first = ev.mask(request.first) if ranked and request.first is not None else None
+        if ranked and request.recency_days:
+            scores = self._with_recency(scores, request.recency_days)
+        whole = EngineRequest(sort=request.sort, query=request.query, offset=0,
+                              limit=int(final.sum()), collapse=False)
+        order = self._window(whole, final, scores if ranked else None, first)
+        for start in range(0, len(order), batch):
+            docs = order[start: start + batch].tolist()
+            for d, art in zip(docs, self._stored(docs), strict=True):
+                yield EngineHit(id=art.id, score=round(float(scores[d]), 4) if ranked else None,
+                                article=art, story=StoryInfo(art.story or art.id, 1, []))
 
     def documents(self, ids: Sequence[str]) -> list[StoredArticle | None]:
         found = [self.docnum_of(i) for i in ids]
