@@ -87,7 +87,7 @@ class WhooshSnapshot:
         for seg, base in leaves:
             if seg.has_deletions():
                 keep = np.ones(seg.doc_count_all(), dtype=bool)
-                keep[list(seg.deleted_docs())] = False
+                keep[list(seg.segment().deleted_docs())] = False
                 live[base: base + seg.doc_count_all()] = keep
             else:
                 live[base: base + seg.doc_count_all()] = True
