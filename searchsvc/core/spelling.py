@@ -13,9 +13,10 @@ passage is corrected: when a query of three or more words is found, every word a
 of its top hits, it was copied from that article. The correction is offered only if the
 corrected query finds more articles.
 
-**Suggestions.** Completions of what has been typed — frequent headline phrases that start
-with it (``bank of eng`` → ``bank of england``) and completions of its last word — most
-frequent first, then headlines of articles that contain the words (each with its id).
+**Suggestions.** Completions of what has been typed — first frequent headline phrases that
+start with it (``bank of eng`` → ``bank of england``), then completions of its last word,
+each most frequent first — then headlines of articles that contain the words (each with its
+id).
 """
 
 from __future__ import annotations
@@ -149,19 +150,20 @@ def suggest(snapshot: Snapshot, prefix: str, limit: int = 8) -> list[dict]:
     words = [t.word for t in toks]
     ends_in_word = text[-1].isalnum()
     typed = " ".join(words) if ends_in_word else " ".join(words) + " "
-    scored: dict[str, int] = {}
-    for phrase, n in vocabulary.phrases(typed, limit):
-        if phrase != typed.strip():
-            scored[phrase] = max(scored.get(phrase, 0), n)
+    # Phrases of headlines that continue what was typed, most frequent first; then the last
+    # word completed from the vocabulary (most common first).
+    phrases = [p for p, _ in vocabulary.phrases(typed, limit) if p != typed.strip()]
+    words_done: list[str] = []
     if ends_in_word and words[-1].isalnum():
         head = " ".join(words[:-1])
         for word in vocabulary.completions(words[-1], limit):
             completed = f"{head} {word}".strip()
-            if completed != typed:
-                scored.setdefault(completed, vocabulary.df(word))
-    out = [{"text": t, "kind": "completion"}
-           for t, _ in sorted(scored.items(), key=lambda item: (-item[1], item[0]))[:limit]]
-    if len(out) < limit:
+            if completed != typed and completed not in phrases:
+                words_done.append(completed)
+    # A few places are kept for headlines, which open the article itself.
+    room = limit - min(2, limit // 3)
+    out = [{"text": t, "kind": "completion"} for t in (phrases + words_done)[:room]]
+    if len(out) < limit and words:
         query = " ".join(words[:-1] + [words[-1] + "*"]) if ends_in_word else " ".join(words)
         parsed = querytext.parse(query)
         if not parsed.match_all:
