@@ -84,8 +84,12 @@ def _client(settings: Mapping[str, Any]):
 
 
 def _unavailable(exc: Exception) -> ServiceError:
-    return EngineUnavailable(f"the OpenSearch cluster cannot be reached ({type(exc).__name__}: "
-                             f"{str(exc)[:200]}); searches and builds fail until it is back")
+    text = str(exc)
+    reason = ("connection refused" if "refused" in text.lower() else
+              "timed out" if "timeout" in text.lower() or "timed out" in text.lower() else
+              type(exc).__name__)
+    return EngineUnavailable(f"the OpenSearch cluster cannot be reached ({reason}); searches, "
+                             "builds and ingests fail until it is back")
 
 
 def _call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -600,7 +604,9 @@ class OpenSearchEngine:
             found = _call(self.client.indices.get_alias, name=self.alias)
         except ose.NotFoundError:
             return None
-        except IndexUnavailable:
+        except EngineUnavailable:
+            raise
+        except IndexUnavailable:  # the alias does not exist yet
             return None
         names = sorted(found)
         return names[-1] if names else None
