@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+import numpy as np
+
 TEXT_FIELDS = ("title", "body")
 FACETS = ("topics", "places", "people", "orgs", "source")
 # One ranking for every engine (bench/RANKING.md measured and defends each value): a clause on
@@ -235,12 +237,32 @@ class EngineHit:
 
 
 @dataclass
+class DayCounts:
+    """Matches per day, ascending: ``ordinals`` (proleptic Gregorian, as ``date.toordinal``)
+    and ``counts`` as arrays (an archive of 30 years has 11,000 days)."""
+
+    ordinals: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def __len__(self) -> int:
+        return len(self.ordinals)
+
+    @property
+    def first(self) -> dt.date:
+        return dt.date.fromordinal(int(self.ordinals[0]))
+
+    @property
+    def last(self) -> dt.date:
+        return dt.date.fromordinal(int(self.ordinals[-1]))
+
+
+@dataclass
 class EngineResult:
     total: int
     total_stories: int
     hits: list[EngineHit]
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    days: list[tuple[dt.date, int]] = field(default_factory=list)  # ascending, counts > 0
+    days: DayCounts = field(default_factory=DayCounts)
     approximate: tuple[str, ...] = ()  # result parts the engine could not count exactly
 
 

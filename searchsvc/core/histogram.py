@@ -11,12 +11,15 @@ interval that would make more than :data:`MAX_BUCKETS` buckets is refused; a buc
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
+import numpy as np
+
+from searchsvc.engine import DayCounts
 from searchsvc.errors import InvalidParameter
 
 INTERVALS = ("day", "week", "month", "year")
 MAX_BUCKETS = 5000
+_EPOCH = dt.date(1970, 1, 1).toordinal()  # datetime64[D] counts days from here
 
 
 def auto_interval(first: dt.date, last: dt.date) -> str:
@@ -65,11 +68,11 @@ def bucket_count(first: dt.date, last: dt.date, interval: str) -> int:
     return b.year - a.year + 1
 
 
-def resolve(interval: str, days: Sequence[tuple[dt.date, int]]) -> str:
+def resolve(interval: str, days: DayCounts) -> str:
     """The interval to use: ``auto`` chosen from the span; an explicit one checked."""
-    if not days:
+    if not len(days):
         return "day" if interval == "auto" else interval
-    first, last = days[0][0], days[-1][0]
+    first, last = days.first, days.last
     if interval == "auto":
         return auto_interval(first, last)
     if bucket_count(first, last, interval) > MAX_BUCKETS:
@@ -79,22 +82,33 @@ def resolve(interval: str, days: Sequence[tuple[dt.date, int]]) -> str:
     return interval
 
 
-def buckets(days: Sequence[tuple[dt.date, int]], interval: str,
+def start_ordinals(ordinals: np.ndarray, interval: str) -> np.ndarray:
+    """Each day's bucket start, as ordinals — whole arrays at once, since a query over a
+    decades-long archive counts thousands of days."""
+    if interval == "day":
+        return ordinals
+    if interval == "week":
+        return ordinals - (ordinals - 1) % 7  # ordinal 1 (0001-01-01) is a Monday
+    unit = "M" if interval == "month" else "Y"
+    days = (ordinals - _EPOCH).astype("datetime64[D]")
+    return days.astype(f"datetime64[{unit}]").astype("datetime64[D]").astype(np.int64) + _EPOCH
+
+
+def buckets(days: DayCounts, interval: str,
             selected: tuple[dt.date | None, dt.date | None] = (None, None)) -> list[dict]:
     """Buckets from the first to the last day with matches (``days`` ascending)."""
-    if not days:
+    if not len(days):
         return []
-    counts: dict[dt.date, int] = {}
-    for day, n in days:
-        start = bucket_start(day, interval)
-        counts[start] = counts.get(start, 0) + n
+    keys, where = np.unique(start_ordinals(days.ordinals, interval), return_index=True)
+    sums = np.add.reduceat(days.counts, where)
+    counts = dict(zip(keys.tolist(), sums.tolist(), strict=True))
     out = []
-    start = bucket_start(days[0][0], interval)
-    last = bucket_start(days[-1][0], interval)
+    start = dt.date.fromordinal(int(keys[0]))
+    last = dt.date.fromordinal(int(keys[-1]))
     while start <= last:
         end = bucket_end(start, interval)
         out.append({"value": start.isoformat(), "from": start.isoformat(),
-                    "to": end.isoformat(), "count": counts.get(start, 0),
+                    "to": end.isoformat(), "count": counts.get(start.toordinal(), 0),
                     "selected": _within(start, end, selected)})
         start = next_start(start, interval)
     return out

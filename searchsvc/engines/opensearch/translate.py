@@ -34,10 +34,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import numpy as np
+
 from searchsvc.engine import (
     BM25_K1,
     Bool,
     DateRange,
+    DayCounts,
     EngineHit,
     EngineRequest,
     EngineResult,
@@ -311,8 +314,11 @@ def result(response: dict, request: EngineRequest, bonus: float,
             if value not in shown:
                 values.append((value, chosen.get(value, 0)))
         facets[f.name] = values
-    days = [(dt.date.fromisoformat(b["key_as_string"]), int(b["doc_count"]))
-            for b in aggs.get("days", {}).get("d", {}).get("buckets", [])]
+    found = aggs.get("days", {}).get("d", {}).get("buckets", [])
+    days = DayCounts(
+        np.fromiter((dt.date.fromisoformat(b["key_as_string"]).toordinal() for b in found),
+                    dtype=np.int64, count=len(found)),
+        np.fromiter((b["doc_count"] for b in found), dtype=np.int64, count=len(found)))
     total_stories = int(aggs.get("stories", {}).get("n", {}).get("value", 0))
     if total_stories > CARDINALITY_EXACT:
         approximate.append("total_stories")

@@ -202,15 +202,15 @@ class Columns:
             mask &= self.date <= high_ordinal
         return mask
 
-    def day_counts(self, mask: np.ndarray) -> list[tuple[int, int]]:
-        """(ordinal, count) of every day with matches, ascending."""
+    def day_counts(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ordinals, counts) of every day with matches, ascending."""
         dates = self.date[mask & self.has_date]
         if not len(dates):
-            return []
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         low = int(dates.min())
         counts = np.bincount(dates - low)
         days = np.flatnonzero(counts)
-        return list(zip((days + low).tolist(), counts[days].tolist(), strict=True))
+        return days + low, counts[days]
 
 
 def _merge_facet(name: str, parts: Sequence[tuple[SegmentData, int]]) -> FacetColumn:

@@ -32,6 +32,7 @@ from searchsvc.engine import (
     FACETS,
     RESCORE_WINDOW,
     Collector,
+    DayCounts,
     EngineHit,
     EngineRequest,
     EngineResult,
@@ -147,10 +148,9 @@ class WhooshSnapshot:
         for f in request.facets:
             facets[f.name] = cols.facets[f.name].top(_all_but(base, masks, f.name), f.size,
                                                      f.selected)
-        days = []
+        days = DayCounts()
         if request.days:
-            days = [(dt.date.fromordinal(o), c)
-                    for o, c in cols.day_counts(_all_but(base, masks, "date"))]
+            days = DayCounts(*cols.day_counts(_all_but(base, masks, "date")))
         return EngineResult(total=total, total_stories=stories, hits=hits, facets=facets,
                             days=days)
 
