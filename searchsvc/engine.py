@@ -328,6 +328,11 @@ class Snapshot(Protocol):
 
     def vocabulary(self) -> Vocabulary: ...
 
+    def rare_phrases(self) -> list[str]:
+        """Headline phrases seen only once, which completions do not offer: kept with the
+        generation so that an update counts a phrase's second sighting as a rebuild would."""
+        ...
+
     def doc_freq(self, terms: Sequence[str], within: Query | None = None) -> dict[str, int]:
         """Document frequency of each index term: the larger of its title's and its body's,
         from the term dictionaries (as BM25 sees them: deleted articles may still count); with
@@ -352,6 +357,8 @@ class Writer(Protocol):
     """Makes one new generation: a full build (from nothing) or an update of the current one.
     Nothing is visible until :meth:`publish`; :meth:`abort` leaves the index as it was."""
 
+    generation: str  # the name the new generation is published under
+
     def add_all(self, work: Sequence[object],
                 prepare: Callable[[object], Iterable[IndexedArticle | object]],
                 collector: Collector, procs: int = 1,
@@ -374,8 +381,9 @@ class Writer(Protocol):
         ...
 
     def set_vocabulary(self, words: dict[str, int], phrases: dict[str, int]) -> None:
-        """The spelling vocabulary (word → articles) and the phrase counts for completions,
-        replacing the previous generation's."""
+        """The spelling vocabulary (word → articles) and every headline phrase's count
+        (:func:`~searchsvc.vocabulary.split_phrases` says which completions offer), replacing
+        the previous generation's."""
         ...
 
     def publish(self, record: dict, manifest: dict) -> str:

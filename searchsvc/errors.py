@@ -9,6 +9,7 @@ layer raises them without knowing about HTTP.
 
 from __future__ import annotations
 
+import errno
 from http import HTTPStatus
 
 PROBLEM_MIME = "application/problem+json"
@@ -108,3 +109,17 @@ def problem(status: int, code: str, detail: str, **extra: object) -> dict:
             "detail": detail}
     body.update(extra)
     return body
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A failed write in a person's words (what to do about it follows from them)."""
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"no permission to write ({exc.filename or 'index directory'})"
+    return exc.strerror or str(exc)
+
+
+def write_failed(exc: OSError) -> BuildError:
+    """The error of a build whose writing failed: the served index is untouched."""
+    return BuildError(f"build failed, index unchanged: {describe_os_error(exc)}")

@@ -16,6 +16,15 @@ from collections.abc import Mapping
 
 from whoosh.codec.base import Automata
 
+MIN_PHRASE_COUNT = 2  # a headline phrase seen once is not offered as a completion
+
+
+def split_phrases(counts: Mapping[str, int]) -> tuple[dict[str, int], list[str]]:
+    """(the phrases completions offer, with their counts; the ones seen only once)."""
+    frequent = {p: n for p, n in counts.items() if n >= MIN_PHRASE_COUNT}
+    once = sorted(p for p, n in counts.items() if 0 < n < MIN_PHRASE_COUNT)
+    return frequent, once
+
 
 class _ListCursor:
     """The term-cursor interface Whoosh's Levenshtein automaton walks, over a sorted list."""
@@ -81,7 +90,7 @@ class MemoryVocabulary:
 
     def alphabet(self) -> str:
         if self._alphabet is None:
-            self._alphabet = "".join(sorted(set().union(*self._words))) if self._words else ""
+            self._alphabet = "".join(sorted(set("".join(self._words))))
         return self._alphabet
 
     def completions(self, prefix: str, limit: int) -> list[str]:

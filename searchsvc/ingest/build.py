@@ -30,14 +30,13 @@ from pathlib import Path
 
 from searchsvc.analysis import spelling_words
 from searchsvc.engine import Collector, Engine, IndexedArticle
-from searchsvc.errors import BuildError, ShrinkRefused, UsageError
+from searchsvc.errors import BuildError, ShrinkRefused, UsageError, write_failed
 from searchsvc.ingest import records
 from searchsvc.ingest.locks import BUILD_LOCK, WRITE_LOCK, Lock
 from searchsvc.ingest.prepare import (
     Gathered,
     Work,
     file_of,
-    frequent_phrases,
     headline_phrases,
     index_article,
     origin_of,
@@ -372,6 +371,7 @@ def full_build(engine: Engine, index_dir: Path | str, sources: Sequence[Path | s
                   max_bytes=max_bytes, procs=procs, progress=progress, started=started)
         except BaseException as exc:
             report.seconds = time.perf_counter() - started
+            report.generation = None  # named before publish; nothing was published
             records.finish(index_dir, record, summary=report.summary(),
                            problems=report.problem_list(), generation=None,
                            error=str(getattr(exc, "detail", exc)) or type(exc).__name__)
@@ -419,10 +419,14 @@ def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport
             _check_shrink(_served_documents(engine), documents, allow_shrink,
                           len(report.skipped))
             writer.set_stories(stories)
-            writer.set_vocabulary(dict(gathered.words), frequent_phrases(gathered.phrases))
+            writer.set_vocabulary(dict(gathered.words), dict(gathered.phrases))
             report.seconds = time.perf_counter() - started
+            report.generation = writer.generation
             report.generation = writer.publish(_generation_record(report), manifest)
             report.seconds = time.perf_counter() - started
+    except OSError as exc:  # a write the engine did not report itself (disk full, read-only)
+        writer.abort()
+        raise write_failed(exc) from exc
     except BaseException:
         writer.abort()
         raise
@@ -498,12 +502,18 @@ def update(engine: Engine, index_dir: Path | str, sources: Sequence[Path | str] 
             new_manifest = _manifest(srcs, changes.files, changes.file_ids, {},
                                      changes.carried, changes.order)
             report.seconds = time.perf_counter() - started
+            report.generation = writer.generation
             report.generation = writer.publish(_generation_record(report), new_manifest)
         except BaseException as exc:
             writer.abort()
+            report.generation = None  # named before publish; nothing was published
+            failure = write_failed(exc) if isinstance(exc, OSError) else exc
             records.finish(index_dir, record, summary=report.summary(),
                            problems=report.problem_list(), generation=None,
-                           error=str(getattr(exc, "detail", exc)) or type(exc).__name__)
+                           error=str(getattr(failure, "detail", failure))
+                           or type(failure).__name__)
+            if failure is not exc:
+                raise failure from exc
             raise
         report.seconds = time.perf_counter() - started
         records.finish(index_dir, record, summary=report.summary(),
@@ -531,6 +541,7 @@ def _apply(writer, changes: Changes, gathered: Gathered, *, stories: dict | None
         vocabulary = snapshot.vocabulary()
         words = Counter(vocabulary.words())
         phrases = Counter(vocabulary.phrase_counts())
+        phrases.update(snapshot.rare_phrases())
         for gone in old:
             if gone is not None:
                 words.subtract(spelling_words(f"{gone.title}\n{gone.body}"))

@@ -51,7 +51,7 @@ from searchsvc.errors import (
     ServiceError,
     UsageError,
 )
-from searchsvc.vocabulary import MemoryVocabulary
+from searchsvc.vocabulary import MemoryVocabulary, split_phrases
 
 KEEP_OLD = 2
 CHUNK_CHARS = 4_000_000   # JSON characters per meta chunk document
@@ -394,6 +394,10 @@ class OpenSearchSnapshot:
             self._vocabulary = cached
         return self._vocabulary
 
+    def rare_phrases(self) -> list[str]:
+        found = self.engine.meta.read(self.index, "phrases_once")
+        return found if isinstance(found, list) else []
+
     def doc_freq(self, terms: Sequence[str], within: Query | None = None) -> dict[str, int]:
         """Articles whose text has each term (with ``within``: among those matching it), from
         one ``filters`` aggregation per batch of terms: exact over every shard (a term
@@ -447,6 +451,7 @@ class OpenSearchWriter:
         self.engine = engine
         self.client = engine.client
         self.index = index
+        self.generation = index  # an update writes into the served index: its name stays
         self.fresh = fresh
         self.spool = tempfile.TemporaryFile() if fresh else None
         self.lines = 0
@@ -493,8 +498,10 @@ class OpenSearchWriter:
         self.stories.update(stories)
 
     def set_vocabulary(self, words: dict[str, int], phrases: dict[str, int]) -> None:
-        self.parts["vocabulary"] = words
-        self.parts["phrases"] = phrases
+        frequent, once = split_phrases(phrases)
+        self.parts["vocabulary"] = {w: n for w, n in words.items() if n > 0}
+        self.parts["phrases"] = frequent
+        self.parts["phrases_once"] = once
 
     def _spooled(self) -> Iterable[dict]:
         """The spool's documents: the last version of each id, unless deleted after it."""

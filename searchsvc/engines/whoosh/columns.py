@@ -16,6 +16,7 @@ memory. Strings (ids, story ids, origins) stay packed and are decoded one at a t
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from searchsvc.engine import FACETS, TEXT_FIELDS
-from searchsvc.engines.whoosh.packs import Strings, read_pack, story_key
+from searchsvc.engines.whoosh.packs import Lexicon, Strings, read_pack, story_key
 from searchsvc.engines.whoosh.segments import PACK, STORIES_PACK
 
 NO_DATE = -1
@@ -45,6 +46,7 @@ class SegmentData:
     ids: Strings
     hashes: Strings
     origins: Strings
+    lexicons: dict[str, Lexicon] | None  # None: written before segments kept their terms
 
 
 _CACHE: OrderedDict[str, SegmentData] = OrderedDict()
@@ -55,7 +57,11 @@ def segment_data(segment_reader) -> SegmentData:
     """The columns of one Whoosh segment, mapped once per process."""
     seg = segment_reader.segment()
     folder = Path(segment_reader._storage.folder)
-    key = seg.segment_id()
+    pack = folder / seg.make_filename(PACK)
+    # Keyed by the pack file itself (device, inode): generations share a segment's files by
+    # hard links, while two indexes may hold segments of the same (random) name.
+    stat = os.stat(pack)
+    key = f"{stat.st_dev}:{stat.st_ino}"
     stories = folder / seg.make_filename(STORIES_PACK)
     if stories.exists():
         key += ":" + str(stories.stat().st_ino)  # written after the segment (a full build)
@@ -64,7 +70,7 @@ def segment_data(segment_reader) -> SegmentData:
         if found is not None:
             _CACHE.move_to_end(key)
             return found
-    data = read_segment(folder / seg.make_filename(PACK), stories, seg.doc_count_all())
+    data = read_segment(pack, stories, seg.doc_count_all())
     with _CACHE_LOCK:
         _CACHE[key] = data
         while len(_CACHE) > SEGMENT_CACHE:
@@ -83,7 +89,9 @@ def read_segment(path: Path, stories_path: Path | None, n: int) -> SegmentData:
         facets={f: (meta["facets"][f], a[f"f:{f}:off"], a[f"f:{f}:val"]) for f in FACETS},
         story_key=a["story_key"], stories=Strings(a["story:blob"], a["story:off"]),
         ids=Strings(a["id:blob"], a["id:off"]), hashes=Strings(a["hash:blob"], a["hash:off"]),
-        origins=Strings(a["origin:blob"], a["origin:off"]))
+        origins=Strings(a["origin:blob"], a["origin:off"]),
+        lexicons={f: Lexicon(a[f"lex:{f}:keys"], a[f"lex:{f}:blob"], a[f"lex:{f}:off"])
+                  for f in TEXT_FIELDS} if f"lex:{TEXT_FIELDS[0]}:keys" in a else None)
 
 
 @dataclass

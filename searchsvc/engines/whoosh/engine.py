@@ -55,11 +55,12 @@ from searchsvc.engines.whoosh.segments import (
     FastSegmentWriter,
     story_arrays,
 )
-from searchsvc.errors import BuildError, IndexUnavailable, UsageError
-from searchsvc.vocabulary import MemoryVocabulary
+from searchsvc.errors import BuildError, IndexUnavailable, UsageError, describe_os_error
+from searchsvc.vocabulary import MemoryVocabulary, split_phrases
 
 VOCABULARY = "vocabulary.json"
 PHRASES = "phrases.json"
+RARE_PHRASES = "phrases-once.txt"
 STORIES = "stories.json"
 PARALLEL_MIN_ARTICLES = 2000
 MERGE_FACTOR = 10  # segments of one size tier merged together (Lucene's tiered policy)
@@ -81,23 +82,30 @@ class WhooshSnapshot:
         self.generation = generation.name
         self.ix = whoosh_index.open_dir(str(generation))
         self.reader = self.ix.reader()
-        leaves = list(self.reader.leaf_readers()) if self.reader.doc_count_all() else []
-        parts = [(segment_data(seg), base) for seg, base in leaves]
-        n = self.reader.doc_count_all()
-        live = np.zeros(n, dtype=bool)
-        for seg, base in leaves:
-            if seg.has_deletions():
-                keep = np.ones(seg.doc_count_all(), dtype=bool)
-                keep[list(seg.segment().deleted_docs())] = False
-                live[base: base + seg.doc_count_all()] = keep
-            else:
-                live[base: base + seg.doc_count_all()] = True
-        self.live = live
-        self.postings = Postings(self.reader)
-        overrides = gens.read_json(generation / STORIES, {})
-        self.columns = Columns.assemble(parts, live, overrides if isinstance(overrides, dict)
-                                        else {}, self.docnum_of)
-        self.evaluator = Evaluator(self.columns, self.postings, max_terms, self.docnum_of)
+        try:
+            leaves = list(self.reader.leaf_readers()) if self.reader.doc_count_all() else []
+            parts = [(segment_data(seg), base) for seg, base in leaves]
+            n = self.reader.doc_count_all()
+            live = np.zeros(n, dtype=bool)
+            for seg, base in leaves:
+                if seg.has_deletions():
+                    keep = np.ones(seg.doc_count_all(), dtype=bool)
+                    keep[list(seg.segment().deleted_docs())] = False
+                    live[base: base + seg.doc_count_all()] = keep
+                else:
+                    live[base: base + seg.doc_count_all()] = True
+            self.live = live
+            self.postings = Postings(self.reader, [data.lexicons for data, _ in parts])
+            overrides = gens.read_json(generation / STORIES, {})
+            self.columns = Columns.assemble(parts, live, overrides if isinstance(overrides, dict)
+                                            else {}, self.docnum_of)
+            self.evaluator = Evaluator(self.columns, self.postings, max_terms, self.docnum_of)
+            self._info: SnapshotInfo | None = None
+        except BaseException:
+            # A generation that cannot be opened (a missing pack, a damaged file) must not
+            # leave its segment files open: the engine tries again on the next request.
+            self.reader.close()
+            raise
         self.record = gens.read_record(generation)
         self._vocabulary: MemoryVocabulary | None = None
         self._stories: tuple[np.ndarray, np.ndarray] | None = None
@@ -296,6 +304,13 @@ class WhooshSnapshot:
                                                 phrases if isinstance(phrases, dict) else {})
         return self._vocabulary
 
+    def rare_phrases(self) -> list[str]:
+        try:
+            text = (self.path / RARE_PHRASES).read_text(encoding="utf-8")
+        except FileNotFoundError:  # a generation built before phrases seen once were kept
+            return []
+        return text.splitlines()
+
     def doc_freq(self, terms: Sequence[str], within: Query | None = None) -> dict[str, int]:
         if within is not None:
             mask = self.evaluator.mask(within)
@@ -316,6 +331,13 @@ class WhooshSnapshot:
         return out
 
     def info(self) -> SnapshotInfo:
+        """What the generation holds (computed once: a generation never changes, and did-you-mean
+        asks for the document count on every search)."""
+        if self._info is None:
+            self._info = self._describe()
+        return self._info
+
+    def _describe(self) -> SnapshotInfo:
         cols = self.columns
         dated = cols.date[cols.live & cols.has_date]
         size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
@@ -350,14 +372,20 @@ class WhooshWriter:
         self.budget = int(memory_mb * 1024 * 1024 * MEMORY_SHARE)
         try:
             self.tmp = gens.new_generation_dir(index_dir)
+        except OSError as exc:
+            raise BuildError(f"build failed, index unchanged: cannot write a new generation "
+                             f"in {index_dir}: {describe_os_error(exc)}") from None
+        try:
             if base is not None:
                 gens.link_copy(base, self.tmp)
                 self.ix = whoosh_index.open_dir(str(self.tmp))
             else:
                 self.ix = whoosh_index.create_in(str(self.tmp), build_schema())
         except OSError as exc:
-            raise BuildError(f"cannot write a new generation in {index_dir}: "
-                             f"{gens.describe_os_error(exc)}") from None
+            self.abort()
+            raise BuildError(f"build failed, index unchanged: cannot write a new generation "
+                             f"in {index_dir}: {describe_os_error(exc)}") from None
+        self.generation = self.tmp.name[: -len(".tmp")]
         self.segments = list(self.ix._segments())
         self.new_segments: list = []
         overrides = gens.read_json(self.tmp / STORIES, {}) if base is not None else {}
@@ -373,6 +401,19 @@ class WhooshWriter:
                 progress: Callable[[str, int, int], None] | None = None,
                 ready: Callable[[Collector], None] | None = None,
                 total: int | None = None) -> Collector:
+        try:
+            return self._add_all(work, prepare, collector, procs, progress, ready, total)
+        except OSError as exc:
+            self.abort()
+            raise BuildError(f"build failed, index unchanged: "
+                             f"{describe_os_error(exc)}") from exc
+
+    def _add_all(self, work: Sequence[object],
+                 prepare: Callable[[object], Iterable[IndexedArticle | object]],
+                 collector: Collector, procs: int,
+                 progress: Callable[[str, int, int], None] | None,
+                 ready: Callable[[Collector], None] | None,
+                 total: int | None) -> Collector:
         articles = total if total is not None else len(work)
         if procs > 1 and articles >= PARALLEL_MIN_ARTICLES and len(work) >= procs:
             segments, collector = _write_parallel(self.tmp, work, prepare, collector, procs,
@@ -440,8 +481,18 @@ class WhooshWriter:
         pending.clear()
 
     def set_vocabulary(self, words: dict[str, int], phrases: dict[str, int]) -> None:
-        gens.write_json(self.tmp / VOCABULARY, {w: n for w, n in words.items() if n > 0})
-        gens.write_json(self.tmp / PHRASES, {p: n for p, n in phrases.items() if n > 0})
+        frequent, once = split_phrases(phrases)
+        try:
+            gens.write_json(self.tmp / VOCABULARY, {w: n for w, n in words.items() if n > 0})
+            gens.write_json(self.tmp / PHRASES, frequent)
+            # One per line: an archive of a million articles has millions of them, and only
+            # an update reads them.
+            (self.tmp / RARE_PHRASES).write_text("".join(p + "\n" for p in once),
+                                                 encoding="utf-8")
+        except OSError as exc:
+            self.abort()
+            raise BuildError(f"build failed, index unchanged: "
+                             f"{describe_os_error(exc)}") from exc
 
     def publish(self, record: dict, manifest: dict) -> str:
         try:
@@ -454,7 +505,7 @@ class WhooshWriter:
         except OSError as exc:
             self.abort()
             raise BuildError(f"build failed, index unchanged: "
-                             f"{gens.describe_os_error(exc)}") from exc
+                             f"{describe_os_error(exc)}") from exc
         gens.clean_stale(self.index_dir)
         return final.name
 
@@ -592,7 +643,7 @@ def _write_slice(gen_dir: str, start: int, step: int, counter, results, parent: 
         os._exit(0)  # the result is sent; freeing the posting pool object by object is waste
     except BaseException as exc:  # reported to the parent, which fails the build
         if isinstance(exc, OSError):
-            reason = f"build failed, index unchanged: {gens.describe_os_error(exc)}"
+            reason = f"build failed, index unchanged: {describe_os_error(exc)}"
         else:
             reason = f"an indexing worker failed: {type(exc).__name__}: {exc}"
         results.put(("error", start, reason))
@@ -711,7 +762,7 @@ class WhooshEngine:
             self.index_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise BuildError(f"cannot use {self.index_dir} as an index directory: "
-                             f"{gens.describe_os_error(exc)}") from None
+                             f"{describe_os_error(exc)}") from None
         gens.clean_stale(self.index_dir)
 
     def generations(self) -> list[GenerationInfo]:

@@ -23,7 +23,6 @@ would on OpenSearch so both engines rank alike:
 
 from __future__ import annotations
 
-import bisect
 import fnmatch
 import itertools
 import math
@@ -51,8 +50,8 @@ from searchsvc.engine import (
     Wildcard,
 )
 from searchsvc.engines.whoosh.columns import Columns
-from searchsvc.engines.whoosh.packs import story_key
-from searchsvc.engines.whoosh.postings import Postings
+from searchsvc.engines.whoosh.packs import Lexicon, story_key
+from searchsvc.engines.whoosh.postings import Postings, TermList
 from searchsvc.errors import QueryTooExpensive
 
 K1 = BM25_K1
@@ -80,18 +79,19 @@ def idf(df: int, n: int) -> float:
     return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
-class _ListCursor:
-    """The term-cursor interface Whoosh's Levenshtein automaton walks, over a sorted list."""
+class _LexiconCursor:
+    """The term-cursor interface Whoosh's Levenshtein automaton walks, over one segment's
+    sorted lexicon (it jumps: ``find`` is a binary search)."""
 
-    def __init__(self, words: list[str]):
-        self.words = words
+    def __init__(self, lexicon: Lexicon | TermList):
+        self.lexicon = lexicon
         self.i = 0
 
     def text(self) -> str | None:
-        return self.words[self.i] if self.i < len(self.words) else None
+        return self.lexicon[self.i] if self.i < len(self.lexicon) else None
 
     def find(self, term: str) -> None:
-        self.i = bisect.bisect_left(self.words, term)
+        self.i = self.lexicon.find(term)
 
 
 def _combine(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -413,9 +413,9 @@ class Evaluator:
                 distance = min(max(q.distance, 1), MAX_EDIT_DISTANCE)
                 prefix = min(max(q.prefix, 1), len(q.text))
                 dfa = Automata.levenshtein_dfa(q.text, distance, prefix)
-                terms.update(itertools.islice(
-                    Automata.find_matches(dfa, _ListCursor(self.postings.lexicon(f))),
-                    limit + 1))
+                for lexicon in self.postings.lexicons(f):
+                    terms.update(itertools.islice(
+                        Automata.find_matches(dfa, _LexiconCursor(lexicon)), limit + 1))
             else:
                 terms.update(self._wildcard(f, q.pattern, limit))
         found = sorted(terms)[: limit + 1]
@@ -427,16 +427,16 @@ class Evaluator:
     def _wildcard(self, fld: str, pattern: str, limit: int) -> list[str]:
         literal = re.split(r"[*?]", pattern, maxsplit=1)[0]
         regex = re.compile(fnmatch.translate(pattern))
-        lexicon = self.postings.lexicon(fld)
-        lo = bisect.bisect_left(lexicon, literal)
-        hi = bisect.bisect_left(lexicon, literal + "\uffff") if literal else len(lexicon)
-        out = []
-        for term in lexicon[lo:hi]:
-            if regex.match(term):
-                out.append(term)
-                if len(out) > limit:
-                    break
-        return out
+        out: set[str] = set()
+        for lexicon in self.postings.lexicons(fld):
+            lo, hi = lexicon.span(literal)
+            for i in range(lo, hi):
+                term = lexicon[i]
+                if regex.match(term):
+                    out.add(term)
+                    if len(out) > limit:
+                        return sorted(out)
+        return sorted(out)
 
     def _expanded(self, q: Prefix | Wildcard | Fuzzy) -> tuple[np.ndarray, np.ndarray]:
         fld = q.field or TEXT

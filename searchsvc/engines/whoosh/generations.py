@@ -20,7 +20,6 @@ finish their requests, and ``rollback`` can return to them.
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import json
 import os
 import shutil
@@ -159,9 +158,3 @@ def _writer_alive(tmp: Path) -> bool:
     return True
 
 
-def describe_os_error(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "the disk is full"
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"no permission to write ({exc.filename or 'index directory'})"
-    return exc.strerror or str(exc)

@@ -10,11 +10,12 @@ asks for the same terms again at every keystroke).
 
 from __future__ import annotations
 
-import itertools
+import bisect
 import mmap
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,25 +23,52 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.reading import TermNotFound
 
 from searchsvc.engines.whoosh.codec import TEXT_FIELDS, read_record
+from searchsvc.engines.whoosh.packs import Lexicon
 
 CACHE_ENTRIES = 4096
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32))
-_MAPS: dict[str, mmap.mmap] = {}
+_MAPS: dict[tuple[int, int], mmap.mmap] = {}
 _MAPS_LOCK = threading.Lock()
 
 
-def _mapped(path: Path, segid: str) -> mmap.mmap:
-    """The segment's postings file, mapped once per process."""
+def _mapped(path: Path) -> mmap.mmap:
+    """The segment's postings file, mapped once per process. Keyed by the file itself (device
+    and inode): generations share a segment's files by hard links, while two indexes may hold
+    segments of the same name."""
+    stat = os.stat(path)
+    key = (stat.st_dev, stat.st_ino)
     with _MAPS_LOCK:
-        found = _MAPS.get(segid)
+        found = _MAPS.get(key)
         if found is None:
             with open(path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                found = _MAPS[segid] = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ) \
-                    if size else mmap.mmap(-1, 1)
+                found = _MAPS[key] = mmap.mmap(fh.fileno(), stat.st_size,
+                                               access=mmap.ACCESS_READ) \
+                    if stat.st_size else mmap.mmap(-1, 1)
             if len(_MAPS) > 1024:  # segments long merged away
                 _MAPS.pop(next(iter(_MAPS)))
         return found
+
+
+class TermList:
+    """A sorted list of terms with :class:`~searchsvc.engines.whoosh.packs.Lexicon`'s
+    interface: the lexicon of a segment written before segments kept their terms."""
+
+    def __init__(self, terms: list[str]):
+        self.terms = terms
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def __getitem__(self, i: int) -> str:
+        return self.terms[i]
+
+    def find(self, term: str) -> int:
+        return bisect.bisect_left(self.terms, term)
+
+    def span(self, prefix: str) -> tuple[int, int]:
+        if not prefix:
+            return 0, len(self.terms)
+        return self.find(prefix), self.find(prefix + "\U0010ffff")
 
 
 class Positions:
@@ -66,10 +94,11 @@ class Positions:
 
 
 class Postings:
-    def __init__(self, reader, folder: Path | None = None):
+    def __init__(self, reader, lexicons: Sequence[dict[str, Lexicon] | None] = ()):
         self.reader = reader
-        self.folder = folder
         self.leaves = list(reader.leaf_readers()) if reader.doc_count_all() else []
+        self._lexicons = list(lexicons) or [None] * len(self.leaves)
+        self._maps: list[mmap.mmap | None] = [None] * len(self.leaves)
         self._cache: OrderedDict = OrderedDict()
 
     def remember(self, key, value):
@@ -83,14 +112,17 @@ class Postings:
 
     def _records(self, fieldname: str, text: str):
         """(base, docs, tfs, pos) of the term's record in each segment that has it."""
-        for segment, base in self.leaves:
+        for i, (segment, base) in enumerate(self.leaves):
             try:
                 info = segment.term_info(fieldname, text)
             except (TermNotFound, KeyError, ValueError):
                 continue
-            seg = segment.segment()
-            path = Path(segment._storage.folder) / seg.make_filename(".pst")
-            docs, tfs, pos = read_record(_mapped(path, seg.segment_id()), info.extent()[0])
+            buffer = self._maps[i]
+            if buffer is None:
+                seg = segment.segment()
+                buffer = self._maps[i] = _mapped(Path(segment._storage.folder)
+                                                 / seg.make_filename(".pst"))
+            docs, tfs, pos = read_record(buffer, info.extent()[0])
             yield base, docs, tfs, pos
 
     def get(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -149,26 +181,31 @@ class Postings:
         return self.remember(key, found)
 
     def prefixed(self, fieldname: str, prefix: str, limit: int) -> list[str]:
-        """Index terms starting with ``prefix`` (one sequential range read per segment)."""
+        """Index terms starting with ``prefix`` (a range of each segment's lexicon)."""
         found: set[str] = set()
-        for segment, _base in self.leaves:
-            for raw in itertools.islice(segment.expand_prefix(fieldname, prefix), limit + 1):
-                found.add(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+        for lexicon in self.lexicons(fieldname):
+            lo, hi = lexicon.span(prefix)
+            found.update(lexicon[i] for i in range(lo, min(hi, lo + limit + 1)))
             if len(found) > limit:
                 break
         return sorted(found)[: limit + 1]
 
-    def lexicon(self, fieldname: str) -> list[str]:
-        """Every term of a field, sorted and distinct (read once, on first use)."""
-        key = ("lexicon", fieldname)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        terms: set[str] = set()
-        for segment, _base in self.leaves:
-            terms.update(t.decode("utf-8") if isinstance(t, bytes) else t
-                         for t in segment.lexicon(fieldname))
-        return self.remember(key, sorted(terms))
+    def lexicons(self, fieldname: str) -> list[Lexicon | TermList]:
+        """Each segment's sorted terms of a field (a term may be in several)."""
+        out: list[Lexicon | TermList] = []
+        for i, (segment, _base) in enumerate(self.leaves):
+            packed = self._lexicons[i]
+            if packed is not None and fieldname in packed:
+                out.append(packed[fieldname])
+                continue
+            key = ("lexicon", fieldname, i)
+            cached = self._cache.get(key)
+            if cached is None:
+                cached = self.remember(key, TermList(sorted(
+                    t.decode("utf-8") if isinstance(t, bytes) else t
+                    for t in segment.lexicon(fieldname))))
+            out.append(cached)
+        return out
 
     def doc_frequency(self, fieldname: str, text: str) -> int:
         return sum(segment.doc_frequency(fieldname, text) for segment, _ in self.leaves)

@@ -33,7 +33,7 @@ from whoosh.writing import SegmentWriter
 
 from searchsvc.engine import FACETS, TEXT_FIELDS, IndexedArticle
 from searchsvc.engines.whoosh.codec import ArrayCodec, encode_record
-from searchsvc.engines.whoosh.packs import pack_strings, story_key, write_pack
+from searchsvc.engines.whoosh.packs import pack_lexicon, pack_strings, story_key, write_pack
 from searchsvc.engines.whoosh.schema import document
 
 PACK = ".arrays"         # a segment's per-document columns (packs.py)
@@ -44,7 +44,8 @@ class ColumnsWriter:
     """One segment's per-document columns, gathered as articles are added, written as a pack:
     ``date`` (ordinal, -1 undated), ``len_title``/``len_body`` (tokens), per facet ``f:name``
     (CSR: offsets and value numbers; the values in the pack's meta), ``story_key`` and the
-    ``story`` ids, the ``id``s, content ``hash``es and ``origin``s."""
+    ``story`` ids, the ``id``s, content ``hash``es and ``origin``s; and each text field's
+    sorted terms (``lex:<field>``, set when the postings are written)."""
 
     def __init__(self) -> None:
         self.ids: list[str] = []
@@ -56,6 +57,7 @@ class ColumnsWriter:
         self.stories: list[str] = []
         self.hashes: list[str] = []
         self.origins: list[str] = []
+        self.lexicons: dict[str, list[str]] = {}
 
     def add(self, article: IndexedArticle, lengths: list[int]) -> None:
         self.ids.append(article.id)
@@ -86,6 +88,9 @@ class ColumnsWriter:
                              ("origin", self.origins)):
             blob, off = pack_strings(values)
             arrays[f"{name}:blob"], arrays[f"{name}:off"] = blob, off
+        for fieldname in TEXT_FIELDS:
+            for part, array_ in pack_lexicon(self.lexicons.get(fieldname, [])).items():
+                arrays[f"lex:{fieldname}:{part}"] = array_
         write_pack(path, arrays, {"facets": {f: list(ix) for f, ix in self.facet_index.items()}})
 
 
@@ -203,7 +208,10 @@ class FastSegmentWriter(SegmentWriter):
             fixed = fieldobj.format.fixed_value_size()
             chunks = []
             encode = _text_record if fieldname in TEXT_FIELDS else _encode_postings
-            for term in sorted(field_terms):
+            ordered = sorted(field_terms)
+            if fieldname in TEXT_FIELDS:
+                self.columns.lexicons[fieldname] = ordered
+            for term in ordered:
                 data, info = encode(field_terms[term], lengths, fixed, limit, offset)
                 chunks.append(data)
                 offset += len(data)
