@@ -24,6 +24,7 @@ No engine name appears above this module; nothing below it knows about HTTP.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,9 @@ class Term:
     text: str
     field: str | None = None
     boost: float = 1.0
+    # The word as the person typed it (normalised, unstemmed), for describing the query
+    # back to them; no part of matching.
+    shown: str = dataclasses.field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class Phrase:
     field: str | None = None
     slop: int = 0
     boost: float = 1.0
+    shown: str = dataclasses.field(default="", compare=False)  # the words as typed (see Term)
 
 
 @dataclass(frozen=True)

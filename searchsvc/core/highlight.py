@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from markupsafe import escape
 
-from searchsvc.analysis import TOKEN_PATTERN, term_of
+from searchsvc.analysis import TOKEN_PATTERN, is_stop, term_of
 from searchsvc.engine import Fuzzy, Near, Phrase, Prefix, Query, Term, Wildcard
 
 WINDOW = 180
@@ -55,10 +56,14 @@ class Matcher:
     prefixes: tuple[str, ...] = ()
     patterns: tuple[re.Pattern, ...] = ()
     fuzzy: tuple[tuple[str, int, int], ...] = ()
+    # Exact phrases, by their last term: their words are marked where the phrase occurs,
+    # not everywhere ("of" in "bank of england").
+    phrases: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
     _seen: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.terms or self.prefixes or self.patterns or self.fuzzy)
+        return bool(self.terms or self.prefixes or self.patterns or self.fuzzy
+                    or self.phrases)
 
     def matches(self, word: str, term: str) -> bool:
         if term in self.terms:
@@ -95,8 +100,10 @@ def _add(out: dict[str, Matcher], q: Query) -> None:
         m = out[name]
         if isinstance(q, Term):
             m.terms.add(q.text)
-        elif isinstance(q, Phrase):
-            m.terms.update(q.terms)
+        elif isinstance(q, Phrase) and not q.slop:
+            m.phrases.setdefault(q.terms[-1], []).append(q.terms)
+        elif isinstance(q, Phrase):  # sloppy: its words, wherever they are
+            m.terms.update(t for t in q.terms if not is_stop(t))
         elif isinstance(q, Prefix):
             m.prefixes += (q.text,)
         elif isinstance(q, Wildcard):
@@ -107,20 +114,34 @@ def _add(out: dict[str, Matcher], q: Query) -> None:
 
 def _matches(text: str, matcher: Matcher | None) -> list[tuple[int, int, str]]:
     """(start, end, term) of every word of ``text`` the matcher accepts."""
-    found: list[tuple[int, int, str]] = []
+    found: dict[int, tuple[int, int, str]] = {}
     if not matcher:
-        return found
+        return []
     seen: dict[str, int] = {}
+
+    def add(start: int, end: int, term: str) -> None:
+        # The whole text is scanned (a rare term may come late), but a common term's
+        # matches are capped so a huge article stays cheap to assemble.
+        count = seen.get(term, 0)
+        if count < MAX_MATCHES_PER_TERM and start not in found:
+            seen[term] = count + 1
+            found[start] = (start, end, term)
+
+    phrases = matcher.phrases
+    longest = max((len(p) for ps in phrases.values() for p in ps), default=0)
+    recent: deque[tuple[int, int, str]] = deque(maxlen=max(longest, 1))
     for m in TOKEN_PATTERN.finditer(text):
         word, term = term_of(m.group(0))
+        if phrases:
+            recent.append((m.start(), m.end(), term))
+            for phrase in phrases.get(term, ()):
+                n = len(phrase)
+                if len(recent) >= n and all(recent[-n + k][2] == phrase[k] for k in range(n)):
+                    for k in range(n):
+                        add(*recent[-n + k])
         if matcher.matches(word, term):
-            # The whole text is scanned (a rare term may come late), but a common term's
-            # matches are capped so a huge article stays cheap to assemble.
-            count = seen.get(term, 0)
-            if count < MAX_MATCHES_PER_TERM:
-                seen[term] = count + 1
-                found.append((m.start(), m.end(), term))
-    return found
+            add(m.start(), m.end(), term)
+    return [found[k] for k in sorted(found)]
 
 
 def mark(text: str, spans: list[tuple[int, int, str]], start: int = 0,

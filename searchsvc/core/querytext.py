@@ -88,6 +88,8 @@ _KINDS = ("ws", "phrase", "lpar", "rpar", "near", "field", "range", "sign", "wor
 _BOOST = re.compile(r"\^(\d+(?:\.\d+)?)$")
 _FUZZ = re.compile(r"~(\d+(?:\.\d+)?)?$")
 _OPERATORS = ("AND", "OR", "NOT")
+_POSSESSIVE = re.compile(r"['\u2019][sS]$")
+_OPERATOR_RUNS = {("AND",), ("OR",), ("NOT",), ("AND", "NOT"), ("OR", "NOT")}
 
 
 @dataclass(frozen=True)
@@ -248,12 +250,16 @@ def _text_units(chunk: str, start: int, fld: str | None, mixed_case: bool,
                 continue
             stop = (analysis.is_stop(tok.word) and not tok.acronym
                     and not (mixed_case and tok.text.isupper() and len(tok.text) > 1))
-            word = (Word(start + tok.start, start + tok.end, tok.word)
+            # A possessive is one token ("inflaton's"), but the word is what precedes the
+            # 's: a correction replaces that and keeps the 's.
+            end = tok.end - 2 if _POSSESSIVE.search(tok.text) else tok.end
+            word = (Word(start + tok.start, start + end, tok.word)
                     if tok.word.isalpha() else None)
-            units.append(_Unit(Term(tok.term, fld, boost), stop=stop, word=word,
+            units.append(_Unit(Term(tok.term, fld, boost, tok.text), stop=stop, word=word,
                                structured=structured))
         else:
-            units.append(_Unit(Phrase(tuple(t.term for t in group), fld, 0, boost),
+            units.append(_Unit(Phrase(tuple(t.term for t in group), fld, 0, boost,
+                                      chunk[group[0].start: group[-1].end]),
                                structured=structured))
     return units
 
@@ -276,12 +282,14 @@ def _wildcard_pattern(chunk: str) -> str | None:
 
 
 def _phrase_unit(text: str, fld: str | None, slop: int, boost: float) -> list[_Unit]:
-    terms = tuple(t.term for t in analysis.tokens(text))
+    toks = list(analysis.tokens(text))
+    terms = tuple(t.term for t in toks)
+    shown = " ".join(text.split())
     if not terms:
         return []
     if len(terms) == 1:
-        return [_Unit(Term(terms[0], fld, boost), structured=True)]
-    return [_Unit(Phrase(terms, fld, slop, boost), structured=True)]
+        return [_Unit(Term(terms[0], fld, boost, shown), structured=True)]
+    return [_Unit(Phrase(terms, fld, slop, boost, shown), structured=True)]
 
 
 def _keyword_unit(name: str, value: str) -> _Unit | None:
@@ -486,8 +494,10 @@ def _near(left: _Unit, right: _Unit | None, distance: int) -> _Unit | None:
     if not isinstance(a, (Term, Phrase)) or not isinstance(b, (Term, Phrase)):
         return None
     fld = a.field if a.field == b.field else None
-    a = Phrase(a.terms, fld) if isinstance(a, Phrase) else Term(a.text, fld)
-    b = Phrase(b.terms, fld) if isinstance(b, Phrase) else Term(b.text, fld)
+    a = Phrase(a.terms, fld, shown=a.shown) if isinstance(a, Phrase) else \
+        Term(a.text, fld, shown=a.shown)
+    b = Phrase(b.terms, fld, shown=b.shown) if isinstance(b, Phrase) else \
+        Term(b.text, fld, shown=b.shown)
     return _Unit(Near(a, b, min(distance, MAX_SLOP)), structured=True)
 
 
@@ -528,16 +538,28 @@ def _field_groups_only(lexes: list[_Lex]) -> list[_Lex]:
 
 
 def _operators_between(lexes: list[_Lex]) -> bool:
-    """Does any AND/OR/NOT sit between two clauses (so it is an operator)?"""
+    """Does an AND/OR/NOT — or ``AND NOT`` / ``OR NOT`` — sit between two clauses (so it is
+    an operator)?"""
     clause = {"word", "phrase", "field", "range", "lpar", "rpar", "sign"}
-    for j, lx in enumerate(lexes):
-        if lx.kind == "word" and lx.text in _OPERATORS and 0 < j < len(lexes) - 1:
-            before, after = lexes[j - 1], lexes[j + 1]
-            if (before.kind in clause - {"lpar", "sign", "field"}
-                    and not (before.kind == "word" and before.text in _OPERATORS)
-                    and after.kind in clause - {"rpar"}
-                    and not (after.kind == "word" and after.text in _OPERATORS)):
+
+    def is_op(lx: _Lex) -> bool:
+        return lx.kind == "word" and lx.text in _OPERATORS
+
+    j = 0
+    while j < len(lexes):
+        if not is_op(lexes[j]):
+            j += 1
+            continue
+        end = j
+        while end + 1 < len(lexes) and is_op(lexes[end + 1]):
+            end += 1
+        run = tuple(lx.text for lx in lexes[j: end + 1])
+        if run in _OPERATOR_RUNS and 0 < j and end < len(lexes) - 1:
+            before, after = lexes[j - 1], lexes[end + 1]
+            if before.kind in clause - {"lpar", "sign", "field"} and \
+                    after.kind in clause - {"rpar"}:
                 return True
+        j = end + 1
     return False
 
 
@@ -646,10 +668,11 @@ def describe(q: Query | None) -> str:
     if q is None:
         return "*"
     if isinstance(q, Term):
-        return _fielded(q.field, q.text) + _boost(q.boost)
+        return _fielded(q.field, q.shown or q.text) + _boost(q.boost)
     if isinstance(q, Phrase):
         slop = f"~{q.slop}" if q.slop else ""
-        return _fielded(q.field, '"' + " ".join(q.terms) + '"') + slop + _boost(q.boost)
+        words = q.shown or " ".join(q.terms)
+        return _fielded(q.field, '"' + words + '"') + slop + _boost(q.boost)
     if isinstance(q, Near):
         return f"{describe(q.left)} NEAR/{q.distance} {describe(q.right)}"
     if isinstance(q, Prefix):

@@ -29,6 +29,7 @@ from markupsafe import escape
 from searchsvc import analysis
 from searchsvc.core import querytext
 from searchsvc.engine import EngineRequest, Query, Snapshot
+from searchsvc.errors import QueryTooExpensive
 
 LIKELY = 50
 UNLIKELY = 2000
@@ -160,10 +161,12 @@ def suggest(snapshot: Snapshot, prefix: str, limit: int = 8) -> list[dict]:
             completed = f"{head} {word}".strip()
             if completed != typed and completed not in phrases:
                 words_done.append(completed)
-    # A few places are kept for headlines, which open the article itself.
+    completions = [{"text": t, "kind": "completion"} for t in phrases + words_done]
+    # A few places are kept for headlines, which open the article itself; the places
+    # headlines do not fill go back to completions.
     room = limit - min(2, limit // 3)
-    out = [{"text": t, "kind": "completion"} for t in (phrases + words_done)[:room]]
-    if len(out) < limit and words:
+    headlines: list[dict] = []
+    if len(completions[:room]) < limit and words:
         query = " ".join(words[:-1] + [words[-1] + "*"]) if ends_in_word else " ".join(words)
         parsed = querytext.parse(query)
         if not parsed.match_all:
@@ -171,14 +174,13 @@ def suggest(snapshot: Snapshot, prefix: str, limit: int = 8) -> list[dict]:
             try:
                 found = snapshot.search(EngineRequest(query=match, limit=limit * 2,
                                                       collapse=True))
-            except Exception:  # an expansion too wide for a search box: no titles then
+            except QueryTooExpensive:  # an expansion too wide for a search box: no titles
                 found = None
-            seen = {item["text"] for item in out}
+            seen = {item["text"] for item in completions[:room]}
+            wanted = limit - len(completions[:room])
             for h in found.hits if found else []:
                 title = h.article.title if h.article else ""
-                if title and title not in seen:
-                    out.append({"text": title, "kind": "article", "id": h.id})
+                if title and title not in seen and len(headlines) < wanted:
+                    headlines.append({"text": title, "kind": "article", "id": h.id})
                     seen.add(title)
-                if len(out) >= limit:
-                    break
-    return out[:limit]
+    return completions[: limit - len(headlines)] + headlines
