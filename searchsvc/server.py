@@ -15,18 +15,23 @@ is free (gunicorn would retry for seconds and then print a bare "Can't connect")
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 import sys
 import tempfile
 from collections.abc import Callable
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.http import errors as http_errors
+from gunicorn.util import write_nonblock
+from gunicorn.workers.sync import SyncWorker
 
-from searchsvc.errors import ServiceError
+from searchsvc.errors import PROBLEM_MIME, IndexUnavailable, ServiceError, problem
 
 
 class _Server(BaseApplication):
@@ -45,6 +50,37 @@ class _Server(BaseApplication):
         from searchsvc.web.app import create_app
 
         return create_app(self.app_config)
+
+
+class ProblemWorker(SyncWorker):
+    """gunicorn's sync worker, answering the requests gunicorn refuses itself (a request line
+    over 8,190 bytes, too many or too long headers, a malformed request) with problem+json
+    like every error of the app, instead of gunicorn's text/html page."""
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        refused = _REFUSED.get(type(exc))
+        if refused is None:
+            return super().handle_error(req, client, addr, exc)
+        status, code = refused
+        body = json.dumps(problem(status, code, str(exc) or HTTPStatus(status).phrase))
+        head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nConnection: close\r\n"
+                f"Content-Type: {PROBLEM_MIME}\r\nContent-Length: {len(body)}\r\n\r\n")
+        try:
+            write_nonblock(client, (head + body).encode("latin-1", "replace"))
+        except OSError:  # the client went away
+            pass
+        return None
+
+
+_REFUSED: dict[type, tuple[int, str]] = {
+    http_errors.LimitRequestLine: (414, "uri_too_long"),
+    http_errors.LimitRequestHeaders: (431, "headers_too_large"),
+    http_errors.InvalidRequestLine: (400, "bad_request"),
+    http_errors.InvalidRequestMethod: (400, "bad_request"),
+    http_errors.InvalidHTTPVersion: (400, "bad_request"),
+    http_errors.InvalidHeader: (400, "bad_request"),
+    http_errors.InvalidHeaderName: (400, "bad_request"),
+}
 
 
 def check_port(host: str, port: int) -> None:
@@ -97,14 +133,23 @@ def run(host: str, port: int, settings: dict[str, Any], workers: int,
         elif Path(settings.get("INGEST_DIR") or Path(settings["INDEX"]) / "ingested").is_dir():
             # Articles whose ingest was cut short (their files are written) are applied now.
             build(settings, [], update=True, quiet=True)
-        info = engine.snapshot().info()
+        try:
+            info = engine.snapshot().info()
+            state = (f"engine {info.engine}, generation {info.generation}, "
+                     f"{info.documents:,} documents")
+        except IndexUnavailable as exc:
+            # The served generation cannot be opened (damaged, removed by hand): serve anyway,
+            # answering 503 with the reason, until a good build is published.
+            print(f"warning: {exc.detail}; searches answer 503 until a good build is "
+                  "published (searchsvc index, or POST /api/reindex)", file=sys.stderr,
+                  flush=True)
+            state = "index unavailable"
     finally:
         engine.close()
     del builds
     _metrics_dir(Path(settings["INDEX"]))
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    ready = (f"Serving {url_of(host, port)} (engine {info.engine}, generation "
-             f"{info.generation}, {info.documents:,} documents)")
+    ready = f"Serving {url_of(host, port)} ({state})"
 
     def when_ready(_server: object) -> None:
         print(ready, file=sys.stderr, flush=True)
@@ -112,11 +157,11 @@ def run(host: str, port: int, settings: dict[str, Any], workers: int,
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": max(1, workers),
-        "worker_class": "sync",
+        "worker_class": ProblemWorker,
         "timeout": 120,
         "graceful_timeout": 10,
         "keepalive": 5,
-        # Query strings longer than this get gunicorn's own 414; the app rejects long q earlier.
+        # gunicorn's largest: longer request lines get ProblemWorker's 414 problem+json.
         "limit_request_line": 8190,
         "accesslog": None,
         "errorlog": "-",
