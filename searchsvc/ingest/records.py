@@ -12,6 +12,8 @@ import datetime as dt
 import json
 import os
 import secrets
+import subprocess
+import threading
 from pathlib import Path
 
 BUILDS = "builds"
@@ -95,7 +97,29 @@ def _alive(pid: object) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A process that exited but was not waited for (a zombie) still takes signals.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def watch(index_dir: Path, build_id: str, proc: subprocess.Popen) -> None:
+    """Wait for a build process started for ``build_id`` (so it never lingers as a zombie)
+    and, if it ended without finishing its record (it could not start, or was killed), mark
+    the build failed with its exit status."""
+    def wait() -> None:
+        code = proc.wait()
+        record = read(index_dir, build_id)
+        if record is None or record.get("finished"):
+            return
+        reason = (f"the build process exited with status {code} before it finished"
+                  if code >= 0 else f"the build process was killed (signal {-code})")
+        record.update(state="failed", finished=_now(), error=reason)
+        write(index_dir, record)
+
+    threading.Thread(target=wait, name=f"build-{build_id}", daemon=True).start()
 
 
 def _prune(folder: Path) -> None:

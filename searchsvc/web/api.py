@@ -166,6 +166,7 @@ def reindex():
                               "started": None, "finished": None, "pid": proc.pid,
                               "sources": [str(s) for s in sources], "summary": {},
                               "problems": [], "generation": None, "error": None})
+    records.watch(index_dir, build_id, proc)
     response = jsonify({"status": "accepted", "build": build_id,
                         "sources": [str(s) for s in sources]})
     response.status_code = 202
