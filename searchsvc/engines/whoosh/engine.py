@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import multiprocessing
 import os
 import queue
@@ -22,6 +23,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from whoosh import index as whoosh_index
@@ -84,6 +86,9 @@ class WhooshSnapshot:
         self.reader = self.ix.reader()
         try:
             leaves = list(self.reader.leaf_readers()) if self.reader.doc_count_all() else []
+            for seg, _base in leaves:
+                if seg.doc_count_all():
+                    seg.stored_fields(0)  # Whoosh opens the stored-fields file on first use
             parts = [(segment_data(seg), base) for seg, base in leaves]
             n = self.reader.doc_count_all()
             live = np.zeros(n, dtype=bool)
@@ -100,13 +105,20 @@ class WhooshSnapshot:
             self.columns = Columns.assemble(parts, live, overrides if isinstance(overrides, dict)
                                             else {}, self.docnum_of)
             self.evaluator = Evaluator(self.columns, self.postings, max_terms, self.docnum_of)
-            self._info: SnapshotInfo | None = None
+            self.record = gens.read_record(generation)
+            # Files read later are opened now: once newer builds prune this generation, a
+            # request still running on it reads them through these handles.
+            self._held = {name: _open_if_there(generation / name)
+                          for name in (VOCABULARY, PHRASES, RARE_PHRASES)}
+            self._info: SnapshotInfo = self._describe()
         except BaseException:
             # A generation that cannot be opened (a missing pack, a damaged file) must not
             # leave its segment files open: the engine tries again on the next request.
             self.reader.close()
+            for fh in getattr(self, "_held", {}).values():
+                if fh is not None:
+                    fh.close()
             raise
-        self.record = gens.read_record(generation)
         self._vocabulary: MemoryVocabulary | None = None
         self._stories: tuple[np.ndarray, np.ndarray] | None = None
         self._newest: int | None = None
@@ -117,6 +129,16 @@ class WhooshSnapshot:
 
     def close(self) -> None:
         self.reader.close()
+        for fh in self._held.values():
+            if fh is not None:
+                fh.close()
+
+    def _read_held(self, name: str) -> bytes | None:
+        fh = self._held.get(name)
+        if fh is None:
+            return None
+        fh.seek(0)
+        return fh.read()
 
     @property
     def doc_count(self) -> int:
@@ -298,18 +320,15 @@ class WhooshSnapshot:
 
     def vocabulary(self) -> MemoryVocabulary:
         if self._vocabulary is None:
-            words = gens.read_json(self.path / VOCABULARY, {})
-            phrases = gens.read_json(self.path / PHRASES, {})
+            words = _json(self._read_held(VOCABULARY))
+            phrases = _json(self._read_held(PHRASES))
             self._vocabulary = MemoryVocabulary(words if isinstance(words, dict) else {},
                                                 phrases if isinstance(phrases, dict) else {})
         return self._vocabulary
 
     def rare_phrases(self) -> list[str]:
-        try:
-            text = (self.path / RARE_PHRASES).read_text(encoding="utf-8")
-        except FileNotFoundError:  # a generation built before phrases seen once were kept
-            return []
-        return text.splitlines()
+        data = self._read_held(RARE_PHRASES)  # None: built before these were kept
+        return data.decode("utf-8").splitlines() if data else []
 
     def doc_freq(self, terms: Sequence[str], within: Query | None = None) -> dict[str, int]:
         if within is not None:
@@ -331,10 +350,8 @@ class WhooshSnapshot:
         return out
 
     def info(self) -> SnapshotInfo:
-        """What the generation holds (computed once: a generation never changes, and did-you-mean
-        asks for the document count on every search)."""
-        if self._info is None:
-            self._info = self._describe()
+        """What the generation holds (computed when it is opened: a generation never changes,
+        and did-you-mean asks for the document count on every search)."""
         return self._info
 
     def _describe(self) -> SnapshotInfo:
@@ -349,6 +366,21 @@ class WhooshSnapshot:
             size_bytes=size, segments=len(list(self.reader.leaf_readers()))
             if self.reader.doc_count_all() else 0,
             record=self.record)
+
+def _open_if_there(path: Path) -> IO[bytes] | None:
+    try:
+        return open(path, "rb")  # noqa: SIM115 - held open for the snapshot's life
+    except FileNotFoundError:
+        return None
+
+
+def _json(data: bytes | None) -> dict:
+    try:
+        found = json.loads(data) if data else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
 
 def _all_but(base: np.ndarray, masks: dict[str, np.ndarray], skip: str | None) -> np.ndarray:
     out = base.copy()

@@ -98,7 +98,11 @@ class Postings:
         self.reader = reader
         self.leaves = list(reader.leaf_readers()) if reader.doc_count_all() else []
         self._lexicons = list(lexicons) or [None] * len(self.leaves)
-        self._maps: list[mmap.mmap | None] = [None] * len(self.leaves)
+        # Mapped now, not at the first search: a request still running on this generation
+        # after newer builds pruned it keeps reading the (unlinked) files.
+        self._maps = [_mapped(Path(segment._storage.folder)
+                              / segment.segment().make_filename(".pst"))
+                      for segment, _base in self.leaves]
         self._cache: OrderedDict = OrderedDict()
 
     def remember(self, key, value):
@@ -117,12 +121,7 @@ class Postings:
                 info = segment.term_info(fieldname, text)
             except (TermNotFound, KeyError, ValueError):
                 continue
-            buffer = self._maps[i]
-            if buffer is None:
-                seg = segment.segment()
-                buffer = self._maps[i] = _mapped(Path(segment._storage.folder)
-                                                 / seg.make_filename(".pst"))
-            docs, tfs, pos = read_record(buffer, info.extent()[0])
+            docs, tfs, pos = read_record(self._maps[i], info.extent()[0])
             yield base, docs, tfs, pos
 
     def get(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
