@@ -94,26 +94,59 @@ def read_segment(path: Path, stories_path: Path | None, n: int) -> SegmentData:
                   for f in TEXT_FIELDS} if f"lex:{TEXT_FIELDS[0]}:keys" in a else None)
 
 
+# Below this share of the archive matching, facet counts gather the matches' values (cost
+# grows with the matches); above it, one pass over every (document, value) entry is cheaper.
+GATHER_SHARE = 0.125
+
+
 @dataclass
 class FacetColumn:
-    """Multi-valued facet: the (document, value) pairs of every document, by document."""
+    """Multi-valued facet: every document's values, by document (CSR: ``doc_off[d]`` to
+    ``doc_off[d + 1]`` in ``entry_val``); the documents of each value are indexed on first
+    use of a filter."""
 
     name: str
     values: list[str]
     index: dict[str, int]
-    entry_doc: np.ndarray
+    doc_off: np.ndarray    # n + 1 offsets into entry_val
     entry_val: np.ndarray
+    _by_value: tuple[np.ndarray, np.ndarray] | None = None  # (docs by value, value offsets)
 
     def mask_for(self, selected: Iterable[str], n: int) -> np.ndarray:
         """Documents having any of ``selected`` (values are OR-ed within a facet)."""
         ids = [self.index[v] for v in selected if v in self.index]
         mask = np.zeros(n, dtype=bool)
         if ids:
-            mask[self.entry_doc[np.isin(self.entry_val, ids)]] = True
+            docs, off = self._value_index()
+            for v in ids:
+                mask[docs[off[v]: off[v + 1]]] = True
         return mask
 
-    def counts(self, mask: np.ndarray) -> np.ndarray:
-        return np.bincount(self.entry_val[mask[self.entry_doc]], minlength=len(self.values))
+    def _value_index(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._by_value is None:
+            order = np.argsort(self.entry_val, kind="stable")
+            entry_doc = np.repeat(np.arange(len(self.doc_off) - 1, dtype=np.int64),
+                                  np.diff(self.doc_off))
+            off = np.zeros(len(self.values) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(self.entry_val, minlength=len(self.values)), out=off[1:])
+            self._by_value = (entry_doc[order], off)
+        return self._by_value
+
+    def counts(self, mask: np.ndarray, docs: np.ndarray | None = None) -> np.ndarray:
+        """Documents per value among ``mask`` (``docs``: its set positions, if known)."""
+        if docs is None and len(mask) and np.count_nonzero(mask) < GATHER_SHARE * len(mask):
+            docs = np.flatnonzero(mask)
+        if docs is not None and len(docs) < GATHER_SHARE * len(mask):
+            starts = self.doc_off[docs]
+            lengths = self.doc_off[docs + 1] - starts
+            total = int(lengths.sum())
+            if not total:
+                return np.zeros(len(self.values), dtype=np.int64)
+            shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+            taken = self.entry_val[shift + np.arange(total)]
+            return np.bincount(taken, minlength=len(self.values))
+        entry_doc_mask = np.repeat(mask, np.diff(self.doc_off))
+        return np.bincount(self.entry_val[entry_doc_mask], minlength=len(self.values))
 
     def top(self, mask: np.ndarray, size: int, selected: Sequence[str] = (),
             ) -> list[tuple[str, int]]:
@@ -135,7 +168,7 @@ class FacetColumn:
         return out
 
     def values_of(self, docnum: int) -> list[str]:
-        lo, hi = np.searchsorted(self.entry_doc, [docnum, docnum + 1])
+        lo, hi = int(self.doc_off[docnum]), int(self.doc_off[docnum + 1])
         return [self.values[v] for v in self.entry_val[lo:hi].tolist()]
 
 
@@ -223,16 +256,16 @@ class Columns:
 
 def _merge_facet(name: str, parts: Sequence[tuple[SegmentData, int]]) -> FacetColumn:
     index: dict[str, int] = {}
-    docs, vals = [], []
-    for data, base in parts:
-        local_values, offsets, entry_val = data.facets[name]
+    offsets, vals = [np.zeros(1, np.int64)], []
+    total = 0
+    for data, _base in parts:
+        local_values, local_off, entry_val = data.facets[name]
         remap = np.fromiter((index.setdefault(v, len(index)) for v in local_values),
                             dtype=np.int32, count=len(local_values))
+        local = np.asarray(local_off, dtype=np.int64)
+        offsets.append(local[1:] + total)
+        total += int(local[-1]) if len(local) else 0
         if len(entry_val):
-            counts: np.ndarray = np.diff(np.asarray(offsets, dtype=np.int64)).astype(np.int64)
-            docs.append(np.repeat(np.arange(data.n, dtype=np.int64) + base, counts))
             vals.append(remap[entry_val])
-    return FacetColumn(
-        name, list(index), index,
-        np.concatenate(docs) if docs else np.zeros(0, np.int64),
-        np.concatenate(vals) if vals else np.zeros(0, np.int32))
+    return FacetColumn(name, list(index), index, np.concatenate(offsets),
+                       np.concatenate(vals) if vals else np.zeros(0, np.int32))
