@@ -44,7 +44,7 @@ from searchsvc.ingest.prepare import (
 )
 from searchsvc.ingest.readers import Article, Problem
 from searchsvc.ingest.sources import SourceFile, duplicate, iter_files, read_file, text_id
-from searchsvc.ingest.stories import cluster
+from searchsvc.ingest.story_spool import cluster_spooled
 from searchsvc.ingest.story_updates import assign_stories, hand_on_stories
 
 Progress = Callable[[str, int, int], None]
@@ -388,15 +388,17 @@ def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport
     report.problems = list(planned.problems)
     _check_strict(strict, report.problems)
     writer = engine.full_writer()
+    gathered = Gathered()
     try:
-        gathered = Gathered()
         stories: dict[str, str] = {}
 
         def clustered(collected: Collector) -> None:  # while the engine writes segments
             assert isinstance(collected, Gathered)
             if progress:
                 progress("stories", collected.documents, collected.documents)
-            stories.update(cluster(collected.terms))
+            assert collected.spool is not None
+            stories.update(cluster_spooled(collected.spool))
+            collected.close()  # the spooled term counts are not needed any more
 
         writer.add_all(planned.work, functools.partial(prepare, max_bytes=max_bytes),
                        gathered, procs, progress, clustered, total=planned.articles)
@@ -430,6 +432,8 @@ def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport
     except BaseException:
         writer.abort()
         raise
+    finally:
+        gathered.close()  # the story spool's files, also when the build fails
 
 
 def _generation_record(report: BuildReport) -> dict:
@@ -492,7 +496,7 @@ def update(engine: Engine, index_dir: Path | str, sources: Sequence[Path | str] 
         report.build_id = record["id"]
         writer = engine.update_writer()
         try:
-            gathered = Gathered()
+            gathered = Gathered(stories=False)  # stories come from searching the index
             _apply(writer, changes, gathered, stories={}, snapshot=snapshot)
             report.indexed, report.updated = len(changes.add), len(changes.change)
             report.removed = len(changes.delete)

@@ -8,7 +8,10 @@ so reading, analysing and writing happen side by side on every core.
 
 :class:`Gathered` is the build's :class:`~searchsvc.engine.Collector`: story term counts,
 spelling words, headline phrases, problems, and which file each article came from (the
-manifest). Workers each fill one; the parent merges them.
+manifest). Workers each fill one; the parent merges them. The story term counts go to
+temporary files (:class:`~searchsvc.ingest.story_spool.StorySpool`), not into memory: the
+parent clusters them window by window (:func:`~searchsvc.ingest.story_spool.cluster_spooled`)
+and :meth:`Gathered.close` removes them.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from searchsvc.engine import Collector, IndexedArticle
 from searchsvc.ingest.places import places_for
 from searchsvc.ingest.readers import Article, Problem, read_jsonl_file
 from searchsvc.ingest.sources import SourceFile, read_file
-from searchsvc.ingest.stories import TermTable, entities
+from searchsvc.ingest.stories import entities
+from searchsvc.ingest.story_spool import StorySpool
 
 PHRASE_WORDS = (2, 3, 4)
-MIN_PHRASE_COUNT = 2
 MAX_PHRASES = 1_000_000
 
 
@@ -115,8 +118,11 @@ def headline_phrases(title: str) -> set[str]:
 class Gathered:
     """What a build gathers besides the index (see the module docstring)."""
 
-    def __init__(self) -> None:
-        self.terms = TermTable()
+    def __init__(self, spool_dir: str | None = None, stories: bool = True) -> None:
+        # Each article's story term counts and names, on disk (in ``spool_dir``, default the
+        # system's temporary directory) until the stories are clustered; an update, which
+        # assigns stories by searching the index, keeps none.
+        self.spool = StorySpool(spool_dir) if stories else None
         self.words: Counter = Counter()
         self.phrases: Counter = Counter()
         self.problems: list[Problem] = []
@@ -125,8 +131,9 @@ class Gathered:
 
     def add(self, article: IndexedArticle) -> None:
         self.documents += 1
-        self.terms.add(article.id, _ordinal(article.date), story_terms(article),
-                       entities(article.title, article.body))
+        if self.spool is not None:
+            self.spool.add(article.id, _ordinal(article.date), story_terms(article),
+                           entities(article.title, article.body))
         self.words.update(article.words)
         self.phrases.update(headline_phrases(article.title))
         if len(self.phrases) > MAX_PHRASES:
@@ -144,7 +151,8 @@ class Gathered:
 
     def merge(self, other: Collector) -> None:
         assert isinstance(other, Gathered)
-        self.terms.merge(other.terms)
+        if self.spool is not None and other.spool is not None:
+            self.spool.merge(other.spool)
         self.words.update(other.words)
         self.phrases.update(other.phrases)
         if len(self.phrases) > MAX_PHRASES:
@@ -154,10 +162,11 @@ class Gathered:
             self.files[name].update(ids)
         self.documents += other.documents
 
+    def close(self) -> None:
+        """Remove the spooled story term counts (after clustering, or when the build fails)."""
+        if self.spool is not None:
+            self.spool.close()
+
 
 def _ordinal(date: dt.date | None) -> int | None:
     return date.toordinal() if date else None
-
-
-def frequent_phrases(counts: Counter) -> dict[str, int]:
-    return {p: n for p, n in counts.items() if n >= MIN_PHRASE_COUNT}

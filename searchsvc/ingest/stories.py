@@ -34,7 +34,10 @@ titles' tickers never become foreign to another's. Plain single-link chaining gr
 "stories" out of daily market reports, and put a Chrysler downgrade in a USAir story.
 
 Updates: :func:`assign` puts new articles into the existing stories by the same rules without
-clustering everything again; :func:`hand_on` names a story whose leader is deleted.
+clustering everything again; :func:`hand_on` names a story whose leader is deleted. A full
+build does not hold a :class:`TermTable`: it spools the counts to disk and clusters them date
+window by date window (:mod:`searchsvc.ingest.story_spool`), with this module's matrix, rules
+and merging, and gets the same stories as :func:`cluster`.
 
 No Whoosh here: the indexer hands in term frequencies it has already computed, and the names
 from :func:`entities` (an optional field: without names only the similarity rules apply).
@@ -362,35 +365,63 @@ def _matrix(table: TermTable) -> _Matrix:
     keys = doc_of * (n_terms + 1) + terms  # unique: a document lists a term once
     order = np.argsort(keys)  # by document (doc_of stays as it is), then term
     keys, terms, tf = keys[order], terms[order], tf[order]
-    rep = _first_copies(offsets, terms, tf, np.frombuffer(table.dates, dtype=np.int64),
-                        table.ids, n_terms)
+    dates = np.frombuffer(table.dates, dtype=np.int64)
+    rep = _first_copies(offsets, terms, tf, dates, table.ids, n_terms)
     # Statistics over distinct articles: five copies of an article must not make its words
     # look five times as common (and no longer distinctive).
-    counted = (rep == np.arange(n))[doc_of]
-    distinct = int(np.count_nonzero(rep == np.arange(n)))
-    df = np.bincount(terms[counted], minlength=n_terms)
-    idf = np.log((distinct + 1) / (df + 1)) + 1.0
-    w = (1.0 + np.log(np.maximum(tf, 1))) * idf[terms]
+    kept = rep == np.arange(n)
+    stats = _Stats.of(np.bincount(terms[kept[doc_of]], minlength=n_terms),
+                      int(np.count_nonzero(kept)), dates[kept & (dates >= 0)])
+    return _weigh(offsets, terms, tf, keys, doc_of, dates, kept, stats, rep, rank)
+
+
+@dataclass
+class _Stats:
+    """What weighing an article needs from the whole collection: each term's document
+    frequency and idf, how many distinct articles there are, and their dates."""
+
+    df: np.ndarray  # by term id, over distinct articles
+    idf: np.ndarray
+    distinct: int
+    distinctive: int  # the largest df of a distinctive term
+    dates: np.ndarray  # the distinct articles' dates, sorted (undated left out)
+
+    @classmethod
+    def of(cls, df: np.ndarray, distinct: int, dates: np.ndarray) -> _Stats:
+        return cls(df, np.log((distinct + 1) / (df + 1)) + 1.0, distinct,
+                   max(3, int(DISTINCTIVE_DF * distinct)), np.sort(dates))
+
+
+def _weigh(offsets: np.ndarray, terms: np.ndarray, tf: np.ndarray, keys: np.ndarray,
+           doc_of: np.ndarray, dates: np.ndarray, kept: np.ndarray, stats: _Stats,
+           rep: np.ndarray, rank: np.ndarray, rules: bool = True) -> _Matrix:
+    """The matrix of some documents (all of them, or the articles of a date window), with the
+    collection's statistics: each document's weights depend on its own terms and ``stats``
+    only, its terms' local densities on the documents within :data:`WINDOW_DAYS` of it (so a
+    window's matrix has them right for the articles at least that far from its edges).
+    ``kept``: the documents that are not copies; without ``rules`` only the weights."""
+    n = len(dates)
+    df, cap = stats.df, stats.distinctive
+    w = (1.0 + np.log(np.maximum(tf, 1))) * stats.idf[terms]
     norms = np.sqrt(np.bincount(doc_of, weights=w * w, minlength=n))
     w /= np.where(norms > 0, norms, 1.0)[doc_of]
+    empty = np.zeros(0, dtype=np.int64)
+    if not rules:
+        return _Matrix(offsets, terms, w, empty, empty, len(df), keys, rep, rank, doc_of, df,
+                       cap, empty, np.zeros(0))
     # Key terms: each document's heaviest *distinctive* terms (names, places, subjects), so
     # a formulaic item ("Shr 10 cts vs 12 cts, Net …") does not pair with all of its kind.
     # A term in one article only can pair nothing, so it is never a key term. Copies have
     # none: they join their first copy's story without being compared.
-    dft = df[terms]
-    candidates = np.flatnonzero(counted & (dft >= 2)
-                                & (dft <= max(3, int(DISTINCTIVE_DF * distinct))))
-    by_weight = candidates[np.lexsort((-w[candidates], doc_of[candidates]))]
-    docs = doc_of[by_weight]
-    nth = np.arange(len(docs)) - np.searchsorted(docs, docs)  # rank within its document
-    chosen = by_weight[nth < KEY_TERMS]
+    counted = kept[doc_of]
+    chosen = _key_entries(doc_of, terms, w, counted, stats)
     # How much of each term's use falls near each article's date: a name in the news, a
     # meeting, a disaster are talked about for days; the vocabulary of a daily report (the Bank
     # of England's money market shortage, a city's hog prices) is used every day.
     # Only distinctive terms are asked about; each occurrence's neighbours are counted in one
     # pass over the occurrences sorted by (term, date).
-    day = np.frombuffer(table.dates, dtype=np.int64)[doc_of]
-    cap = max(3, int(DISTINCTIVE_DF * distinct))
+    day = dates[doc_of]
+    dft = df[terms]
     occurrences = np.flatnonzero(counted & (day >= 0) & (dft >= 2) & (dft <= cap))
     span = np.int64(1 << 23)  # beyond any proleptic ordinal plus the window
     at = terms[occurrences] * span + day[occurrences]
@@ -402,12 +433,23 @@ def _matrix(table: TermTable) -> _Matrix:
     # ... compared with how much of everything falls near that date: a term used in 30 of the
     # collection's 100 articles on "Cyclops", where the week holds 5 % of all articles, is news
     # that week. A ratio of shares does not change with the size of the archive.
-    dates = np.frombuffer(table.dates, dtype=np.int64)
-    counted_dates = np.sort(dates[(rep == np.arange(n)) & (dates >= 0)])
-    near_share = ((np.searchsorted(counted_dates, dates + WINDOW_DAYS, side="right")
-                   - np.searchsorted(counted_dates, dates - WINDOW_DAYS)) / max(1, distinct))
-    return _Matrix(offsets, terms, w, doc_of[chosen], terms[chosen], n_terms, keys, rep, rank,
+    near_share = ((np.searchsorted(stats.dates, dates + WINDOW_DAYS, side="right")
+                   - np.searchsorted(stats.dates, dates - WINDOW_DAYS))
+                  / max(1, stats.distinct))
+    return _Matrix(offsets, terms, w, doc_of[chosen], terms[chosen], len(df), keys, rep, rank,
                    doc_of, df, cap, local, near_share)
+
+
+def _key_entries(doc_of: np.ndarray, terms: np.ndarray, w: np.ndarray, counted: np.ndarray,
+                 stats: _Stats) -> np.ndarray:
+    """The entries of each document's :data:`KEY_TERMS` heaviest distinctive terms (ties: the
+    first term in sorted order), of the ``counted`` entries."""
+    dft = stats.df[terms]
+    candidates = np.flatnonzero(counted & (dft >= 2) & (dft <= stats.distinctive))
+    by_weight = candidates[np.lexsort((-w[candidates], doc_of[candidates]))]
+    docs = doc_of[by_weight]
+    nth = np.arange(len(docs)) - np.searchsorted(docs, docs)  # rank within its document
+    return by_weight[nth < KEY_TERMS]
 
 
 def _first_copies(offsets: np.ndarray, terms: np.ndarray, tf: np.ndarray, dates: np.ndarray,
@@ -503,10 +545,11 @@ def similarity(a: DocTerms, b: DocTerms, background: Sequence[DocTerms] = ()) ->
     return float(_cosines(m, np.array([0]), np.array([1]))[0])
 
 
-def _candidate_pairs(m: _Matrix, dates: np.ndarray,
-                     keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _candidate_pairs(m: _Matrix, dates: np.ndarray, keep: np.ndarray | None = None,
+                     sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of dated documents (of ``keep``) within the window that share ≥ MIN_SHARED key
-    terms."""
+    terms that are no more than :data:`MAX_BLOCK` documents' key terms (``sizes``: how many
+    documents have each as a key term, when ``m`` holds only some of them)."""
     docs, terms = m.key_docs, m.key_terms
     dated = dates[docs] >= 0
     if keep is not None:
@@ -515,7 +558,8 @@ def _candidate_pairs(m: _Matrix, dates: np.ndarray,
     order = np.lexsort((dates[docs], terms))
     docs, terms = docs[order], terms[order]
     d = dates[docs]
-    sizes = np.bincount(terms, minlength=m.n_terms)
+    if sizes is None:
+        sizes = np.bincount(terms, minlength=m.n_terms)
     common = sizes[terms] > MAX_BLOCK
     found = []
     for lag in range(1, MAX_BLOCK):
@@ -614,18 +658,27 @@ def _names_agree(x: _Who, terms_x: frozenset, y: _Who, terms_y: frozenset) -> bo
 
 
 class _Names:
-    """Each document's tickers and name terms, and the names rule between two documents."""
+    """Each document's tickers and name terms, and the names rule between two documents.
 
-    def __init__(self, table: TermTable, m: _Matrix) -> None:
-        n = len(table)
-        self.found = table.names if len(table.names) == n else [frozenset()] * n
-        self.vocab, self.rank = table.vocab, m.rank
+    ``found``: each document's :func:`entities`; ``vocab``: term → id (through ``rank`` when
+    given: the matrix's ids are the ranks of the vocabulary's)."""
+
+    def __init__(self, found: Sequence[frozenset[str]], vocab: Mapping[str, int],
+                 rank: Sequence[int] | None, dates: np.ndarray, m: _Matrix) -> None:
+        n = len(dates)
+        self.found = found if len(found) == n else [frozenset()] * n
+        self.vocab = vocab
         self.m = m
-        self.dates = np.frombuffer(table.dates, dtype=np.int64)
+        self.dates = dates
         self._who: dict[int, _Who] = {}
         self._terms: dict[int, frozenset[int]] = {}
         self._ids: dict[str, int | None] = {}
-        self._rank: list[int] = m.rank.tolist()
+        self._rank = rank
+
+    @classmethod
+    def of(cls, table: TermTable, m: _Matrix) -> _Names:
+        return cls(table.names, table.vocab, m.rank.tolist(),
+                   np.frombuffer(table.dates, dtype=np.int64), m)
 
     def term(self, word: str) -> int | None:
         """The term id of ``word``, None if no document has it (remembered: names repeat)."""
@@ -633,8 +686,10 @@ class _Names:
             return self._ids[word]
         except KeyError:
             found_id = self.vocab.get(word)
-            self._ids[word] = None if found_id is None else self._rank[found_id]
-            return self._ids[word]
+            if found_id is not None and self._rank is not None:
+                found_id = self._rank[found_id]
+            self._ids[word] = found_id
+            return found_id
 
     def who(self, d: int) -> _Who:
         """Document d's names, split by kind (made when first asked for: most documents never
@@ -690,32 +745,65 @@ def cluster(docs: Sequence[DocTerms] | TermTable) -> dict[str, str]:
     rep = m.first_copy
     copies = np.flatnonzero(rep != np.arange(len(ids)))
     a, b = _candidate_pairs(m, dates, keep=rep == np.arange(len(ids)))
+    names = _Names.of(table, m)
+    content_weights = names.content_weights()
+    said = _said(names.found)
+    same, sims = _passing(m, a, b, dates, said, content_weights)
+    same = same[np.argsort(-sims[same], kind="stable")]  # strongest pairs first
+    parent = _join(a[same].tolist(), b[same].tolist(), m, names, dates, ids, said,
+                   content_weights)
+    for d, original in zip(copies.tolist(), rep[copies].tolist(), strict=True):
+        parent[d] = original  # a copy joins whatever story its first copy is in
+    groups: dict[int, list[int]] = defaultdict(list)
+    for d in range(len(ids)):
+        groups[_root(parent, d)].append(d)
+    stories: dict[str, str] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        earliest = min(group, key=lambda d: (dates[d], ids[d]))
+        for d in group:
+            stories[ids[d]] = ids[earliest]
+    return stories
 
-    parent = list(range(len(ids)))
 
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+def _said(found: Sequence[frozenset[str]]) -> np.ndarray:
+    """Which documents' titles report what someone said."""
+    return np.fromiter(("!" in ns for ns in found), dtype=bool, count=len(found))
 
+
+def _passing(m: _Matrix, a: np.ndarray, b: np.ndarray, dates: np.ndarray, said: np.ndarray,
+             content_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of the candidate pairs (a[i], b[i]), those that pass the similarity rules (cosine,
+    content, a bursty shared term across days), and every pair's cosine."""
     shared = _shared(m, a, b) if len(a) else (np.zeros(0, np.int64),) * 3
     sims = _dots(len(a), shared, m.weights)
-    names = _Names(table, m)
-    content_weights = names.content_weights()
     content = _dots(len(a), shared, content_weights)
     # Articles of different days must share something that is news in those days.
     bursty = (dates[a] == dates[b]) | (_bursts(m, len(a), shared, dates) >= MIN_BURST)
     # Two statements of different days (what Sumita said on Tuesday and on Friday) are two
     # events unless what was said is news then, not only who said it.
-    said = np.fromiter(("!" in ns for ns in names.found), dtype=bool, count=len(ids))
     both = said[a] & said[b] & (dates[a] != dates[b])
     if both.any():
         bursty &= ~both | (_bursts(m, len(a), shared, dates, content_weights) >= MIN_BURST)
-    same = np.flatnonzero((sims >= THRESHOLD) & (content >= CONTENT_THRESHOLD) & bursty)
-    same = same[np.argsort(-sims[same], kind="stable")]  # strongest pairs first
-    leader = list(range(len(ids)))
-    members = [[d] for d in range(len(ids))]  # of each root
+    return np.flatnonzero((sims >= THRESHOLD) & (content >= CONTENT_THRESHOLD) & bursty), sims
+
+
+def _root(parent: list[int], x: int) -> int:
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+def _join(xs: list[int], ys: list[int], m: _Matrix, names: _Names, dates: np.ndarray,
+          ids: Sequence[str], said: np.ndarray, content_weights: np.ndarray) -> list[int]:
+    """Union–find over the passing pairs (xs[i], ys[i]), strongest first, each merge checked
+    by the names rule and the star around the leader: each document's parent (a root: its
+    own index)."""
+    parent = list(range(len(dates)))
+    leader = list(range(len(dates)))
+    members = [[d] for d in range(len(dates))]  # of each root
     # A story's tickers: its members' titles' and all they mention (of each root).
     tickers: dict[int, frozenset[str]] = {}
     mentioned: dict[int, frozenset[str]] = {}
@@ -730,8 +818,8 @@ def cluster(docs: Sequence[DocTerms] | TermTable) -> dict[str, str]:
             return m.pair(d, lead, content_weights) >= STATEMENT_CONTENT
         return True
 
-    for x, y in zip(a[same].tolist(), b[same].tolist(), strict=True):
-        rx, ry = find(x), find(y)
+    for x, y in zip(xs, ys, strict=True):
+        rx, ry = _root(parent, x), _root(parent, y)
         if rx == ry or not names.compatible(x, y):
             continue
         for r in (rx, ry):
@@ -755,19 +843,7 @@ def cluster(docs: Sequence[DocTerms] | TermTable) -> dict[str, str]:
         mentioned[rx] = mentioned[rx] | mentioned[ry]
         members[rx] += members[ry]
         members[ry] = []
-    for d, original in zip(copies.tolist(), rep[copies].tolist(), strict=True):
-        parent[d] = original  # a copy joins whatever story its first copy is in
-    groups: dict[int, list[int]] = defaultdict(list)
-    for d in range(len(ids)):
-        groups[find(d)].append(d)
-    stories: dict[str, str] = {}
-    for group in groups.values():
-        if len(group) < 2:
-            continue
-        earliest = min(group, key=lambda d: (dates[d], ids[d]))
-        for d in group:
-            stories[ids[d]] = ids[earliest]
-    return stories
+    return parent
 
 
 # --- One article at a time -------------------------------------------------------------------
