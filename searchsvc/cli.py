@@ -129,7 +129,7 @@ def main() -> None:
 
 def run_build(settings: dict[str, Any], sources: list[str], update: bool = False,
               strict: bool = False, allow_shrink: bool = False, quiet: bool = False,
-              build_id: str | None = None) -> int:
+              build_id: str | None = None, changed_only: bool = False) -> int:
     from searchsvc.ingest import build, ingested
 
     progress = _Progress()
@@ -152,10 +152,14 @@ def run_build(settings: dict[str, Any], sources: list[str], update: bool = False
     except ServiceError as exc:
         progress.close()
         click.echo(f"error: {exc.detail}", err=True)
+        for p in getattr(exc, "problems", None) or ():
+            click.echo(f"{'skipped' if p.skipped else 'warning'} {p}", err=True)
         return exc.exit_code
     finally:
         engine.close()
     progress.close()
+    if changed_only and not (report.indexed or report.updated or report.removed):
+        return 0  # --watch: a look that found nothing new says nothing
     for note in report.notes:
         click.echo(note, err=True)
     for p in report.skipped:
@@ -204,7 +208,7 @@ def index(sources: tuple[str, ...], index: str, update: bool, strict: bool, allo
     try:
         while True:
             time.sleep(max(watch_seconds, 0.1))
-            run_build(settings, srcs, True, strict, allow_shrink, quiet=False)
+            run_build(settings, srcs, True, strict, allow_shrink, changed_only=True)
     except KeyboardInterrupt:
         sys.exit(0)
 

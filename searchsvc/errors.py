@@ -83,6 +83,9 @@ class BuildError(ServiceError):
     """A build that did not happen; the index being served is unchanged."""
 
     status, code, exit_code = 500, "build_failed", 1
+    # What the build skipped before it stopped, for the command line to list (None: not
+    # known, or already in the detail).
+    problems: list | None = None
 
 
 class LockedError(BuildError):

@@ -186,8 +186,10 @@ def _check_sources(sources: Sequence[Path]) -> None:
 def _check_strict(strict: bool, problems: list[Problem]) -> None:
     skipped = [p for p in problems if p.skipped]
     if strict and skipped:
-        raise BuildError(f"--strict: {len(skipped)} file(s) skipped, index unchanged:\n"
-                         + "\n".join(f"  {p}" for p in skipped[:50]))
+        refused = BuildError(f"--strict: {len(skipped)} file(s) skipped, index unchanged:\n"
+                             + "\n".join(f"  {p}" for p in skipped[:50]))
+        refused.problems = []  # listed in the message
+        raise refused
 
 
 def _served_documents(engine: Engine) -> int:
@@ -220,7 +222,14 @@ def _check_shrink(before: int, after: int, allow_shrink: bool, skipped: int) -> 
 def _manifest(sources: Sequence[Path], files: dict[str, SourceFile],
               file_ids: dict[str, dict[str, str | None]],
               indexed: dict[str, dict[str, str]], carried: dict[str, dict] | None = None,
-              order: Sequence[str] | None = None) -> dict:
+              order: Sequence[str] | None = None, problems: Sequence[Problem] = ()) -> dict:
+    # What was skipped in each file is kept with it: an update does not read an unchanged
+    # file again, and must still report (and, with --strict, refuse) what stays skipped.
+    skipped: dict[str, list[dict]] = {}
+    for p in problems:
+        if p.skipped:
+            skipped.setdefault(str(Path(p.path).absolute()), []).append(
+                {"reason": p.reason, "line": p.line})
     out = {}
     for key in order if order is not None else files:
         if carried and key in carried:
@@ -230,6 +239,8 @@ def _manifest(sources: Sequence[Path], files: dict[str, SourceFile],
         ids = {i: h for i, h in file_ids.get(key, {}).items() if h is not None}
         ids.update(indexed.get(key, {}))
         out[key] = {"kind": found.kind, "state": found.state.to_json(), "ids": ids}
+        if key in skipped:
+            out[key]["skipped"] = skipped[key]
     return {"version": MANIFEST_VERSION, "sources": [str(Path(s).absolute()) for s in sources],
             "files": out}
 
@@ -288,6 +299,7 @@ def diff(manifest: dict, sources: Sequence[Path], max_bytes: int,
             order.append(found)
             changes.carried[found] = old_files[found]
             changes.file_ids[found] = dict(old_files[found].get("ids", {}))
+            changes.problems.extend(_still_skipped(found, old_files[found]))
             continue
         if isinstance(found, Problem):
             changes.problems.append(found)
@@ -297,6 +309,7 @@ def diff(manifest: dict, sources: Sequence[Path], max_bytes: int,
         old = old_files.get(found.key)
         if old is not None and old.get("state") == found.state.to_json():
             changes.file_ids[found.key] = dict(old.get("ids", {}))
+            changes.problems.extend(_still_skipped(found.key, old))
             continue
         articles = []
         for got in read_file(found, max_bytes):
@@ -330,6 +343,12 @@ def diff(manifest: dict, sources: Sequence[Path], max_bytes: int,
         if old_winner.get(article_id, (key,))[0] != key and article_id in changes.origins:
             changes.problems.append(duplicate(key, article_id, old_winner[article_id][0]))
     return changes
+
+
+def _still_skipped(key: str, entry: dict) -> list[Problem]:
+    """What the manifest says was skipped in an unchanged file (it is not read again)."""
+    return [Problem(key, p.get("reason", "skipped"), p.get("line")) for p in
+            entry.get("skipped", []) if isinstance(p, dict)]
 
 
 def _winners(order: list[str], files: dict) -> dict[str, tuple[str, str | None]]:
@@ -372,6 +391,7 @@ def full_build(engine: Engine, index_dir: Path | str, sources: Sequence[Path | s
         except BaseException as exc:
             report.seconds = time.perf_counter() - started
             report.generation = None  # named before publish; nothing was published
+            _note_problems(exc, report)
             records.finish(index_dir, record, summary=report.summary(),
                            problems=report.problem_list(), generation=None,
                            error=str(getattr(exc, "detail", exc)) or type(exc).__name__)
@@ -406,13 +426,14 @@ def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport
         report.indexed = gathered.documents
         _check_strict(strict, report.problems)
         with Lock(index_dir, WRITE_LOCK, wait=WRITE_WAIT):
-            manifest = _manifest(srcs, planned.files, planned.file_ids, gathered.files)
+            manifest = _manifest(srcs, planned.files, planned.file_ids, gathered.files,
+                                 problems=report.problems)
             caught = diff(manifest, srcs, max_bytes)
             if not caught.empty:
                 # Changed while this build ran (an ingest, an edit): apply it here too.
                 _apply(writer, caught, gathered, stories=None, snapshot=None)
                 manifest = _manifest(srcs, caught.files, caught.file_ids, {}, caught.carried,
-                                     caught.order)
+                                     caught.order, problems=caught.problems)
                 report.notes.append(f"caught up with {len(caught.add)} new, "
                                     f"{len(caught.change)} changed and {len(caught.delete)} "
                                     "removed articles while building")
@@ -434,6 +455,12 @@ def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport
         raise
     finally:
         gathered.close()  # the story spool's files, also when the build fails
+
+
+def _note_problems(exc: BaseException, report: BuildReport) -> None:
+    """A refused or failed build still says what it skipped, and why."""
+    if isinstance(exc, BuildError) and exc.problems is None:
+        exc.problems = list(report.problems)
 
 
 def _generation_record(report: BuildReport) -> dict:
@@ -504,7 +531,7 @@ def update(engine: Engine, index_dir: Path | str, sources: Sequence[Path | str] 
             report.documents = before + report.indexed - report.removed
             _check_shrink(before, report.documents, allow_shrink, len(report.skipped))
             new_manifest = _manifest(srcs, changes.files, changes.file_ids, {},
-                                     changes.carried, changes.order)
+                                     changes.carried, changes.order, problems=changes.problems)
             report.seconds = time.perf_counter() - started
             report.generation = writer.generation
             report.generation = writer.publish(_generation_record(report), new_manifest)
@@ -512,6 +539,7 @@ def update(engine: Engine, index_dir: Path | str, sources: Sequence[Path | str] 
             writer.abort()
             report.generation = None  # named before publish; nothing was published
             failure = write_failed(exc) if isinstance(exc, OSError) else exc
+            _note_problems(failure, report)
             records.finish(index_dir, record, summary=report.summary(),
                            problems=report.problem_list(), generation=None,
                            error=str(getattr(failure, "detail", failure))
