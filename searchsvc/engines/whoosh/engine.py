@@ -230,7 +230,7 @@ class WhooshSnapshot:
             sc = scores[docs].astype(np.float64)
             tier = first[docs] if first is not None else np.zeros(len(docs), bool)
             key = sc + np.where(tier, (sc.max() if len(sc) else 0) + 1.0, 0.0)
-            # Undated articles sort after dated ones, then by document order.
+            # Undated articles sort after dated ones, then by id (``_break_ties``).
             order_keys: tuple = (docs, -np.where(dates < 0, np.iinfo(np.int64).min // 2, dates),
                                  -sc, ~tier)
         else:
@@ -247,12 +247,38 @@ class WhooshSnapshot:
                 cut = np.partition(key, len(key) - k)[len(key) - k]
                 chosen = np.flatnonzero(key >= cut)
             ordered = chosen[np.lexsort(tuple(a[chosen] for a in order_keys))]
-            ranked = docs[ordered]
+            limit = len(ordered) if request.collapse else need
+            ranked = self._break_ties(docs[ordered], [a[ordered] for a in order_keys[1:]],
+                                      limit)
             if request.collapse:
                 ranked = self._collapse(ranked)
             if len(ranked) >= need or len(chosen) >= len(docs):
                 return ranked[request.offset: need]
             k *= 4
+
+    def _break_ties(self, ranked: np.ndarray, keys: list[np.ndarray], limit: int,
+                    ) -> np.ndarray:
+        """Articles equal on every sort key, in id order (as OpenSearch sorts them), not in
+        document order: a page must not depend on how the index happens to be cut into
+        segments (a rebuild under another memory budget, a merge). Only the runs of ties
+        within the first ``limit`` places are sorted, so a page costs a few id lookups."""
+        if len(ranked) < 2 or limit <= 0:
+            return ranked
+        same = np.ones(len(ranked) - 1, dtype=bool)
+        for key in keys:
+            same &= key[1:] == key[:-1]
+        if not same[: limit].any():
+            return ranked
+        ranked = ranked.copy()
+        # same[i]: places i and i + 1 tie. A run of ties covers ranked[start: end + 1].
+        edges = np.diff(np.concatenate([[0], same.astype(np.int8), [0]]))
+        for start, end in zip(np.flatnonzero(edges == 1).tolist(),
+                              np.flatnonzero(edges == -1).tolist(), strict=True):
+            if start >= limit:
+                break
+            run = ranked[start: end + 1].tolist()
+            ranked[start: end + 1] = sorted(run, key=self.columns.id_of)
+        return ranked
 
     def _collapse(self, ranked: np.ndarray) -> np.ndarray:
         """The best-ranked article of each story, in rank order."""
@@ -549,34 +575,43 @@ class WhooshWriter:
         writer._finish()
 
     def _merge_small(self) -> None:
-        """Lucene's tiered policy, simply: when :data:`MERGE_FACTOR` segments of one size tier
-        (live documents 1–9, 10–99, 100–999) exist, their live documents are rewritten as
-        one segment of the next tier. Updates make such segments; the work per update stays
-        bounded, and the segments of full builds (each a memory budget's worth) are left
+        """Lucene's tiered policy, simply: whenever :data:`MERGE_FACTOR` segments of one size
+        tier (live documents 1–9, 10–99, 100–999) exist, ten of them are rewritten as one
+        segment of a larger tier, until no tier has ten. Updates make such segments, one at a
+        time, so the work per update stays bounded; a build under a small memory budget makes
+        many. The segments of full builds with room (each a memory budget's worth) are left
         alone."""
-        tiers: dict[int, list] = {}
-        for segment in self.segments:
-            live = segment.doc_count()
-            if live:
-                tiers.setdefault(len(str(live)), []).append(segment)
-        for tier in sorted(tiers):
-            group = tiers[tier]
-            if len(group) < MERGE_FACTOR or tier > MERGE_TIERS:
-                continue
-            writer = FastSegmentWriter(self.ix)
-            for segment in group:
-                reader = SegmentReader(self.ix.storage, self.ix.schema, segment)
-                try:
-                    data = segment_data(reader)
-                    for local, fields in reader.iter_docs():
-                        article = _article_of(data, local, fields)
-                        # The merged segment holds the story itself: no override needed.
-                        article.story = self.stories.pop(article.id, article.story)
-                        writer.add_article(article)
-                finally:
-                    reader.close()
-            merged = writer._finalize_segment()
-            self.segments = [s for s in self.segments if s not in group] + [merged]
+        while True:
+            tiers: dict[int, list] = {}
+            for segment in self.segments:
+                live = segment.doc_count()
+                if live:
+                    tiers.setdefault(len(str(live)), []).append(segment)
+            full = [group for tier, group in sorted(tiers.items())
+                    if tier <= MERGE_TIERS and len(group) >= MERGE_FACTOR]
+            if not full:
+                return
+            group = full[0][:MERGE_FACTOR]
+            merged = self._merge(group)
+            self.segments = [s for s in self.segments if s not in group] + merged
+
+    def _merge(self, group: list) -> list:
+        # One writer, whatever the budget: ten segments of under a thousand articles each are
+        # a bounded amount of postings, and a merge that flushed could make as many small
+        # segments as it merged.
+        writer = FastSegmentWriter(self.ix)
+        for segment in group:
+            reader = SegmentReader(self.ix.storage, self.ix.schema, segment)
+            try:
+                data = segment_data(reader)
+                for local, fields in reader.iter_docs():
+                    article = _article_of(data, local, fields)
+                    # The merged segment holds the story itself: no override needed.
+                    article.story = self.stories.pop(article.id, article.story)
+                    writer.add_article(article)
+            finally:
+                reader.close()
+        return [writer._finalize_segment()]
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)

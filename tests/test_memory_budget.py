@@ -1,0 +1,96 @@
+"""A full build under a tiny memory budget — many segment flushes, and merges of the small
+segments — must be indistinguishable from one that holds everything in memory: the same
+rankings and scores, totals, facets, histogram, stories, suggestions and did-you-mean."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from searchsvc.core import spelling
+from searchsvc.core.params import parse_search_args
+from searchsvc.core.search import search
+from searchsvc.engines.whoosh.engine import MERGE_FACTOR, WhooshEngine
+from searchsvc.ingest.build import full_build
+
+WORDS = [w + s for w in ("oil", "grain", "bank", "rate", "crude", "wheat", "ship", "port",
+                         "strike", "union", "bond", "yield", "mine", "gold", "tin", "copper",
+                         "coffee", "sugar", "cocoa", "trade", "deficit", "tariff", "export")
+         for s in ("", "s", "ed", "ing")] + [f"name{i}" for i in range(300)]
+PLACES = ["usa", "uk", "japan", "brazil", "canada", "france"]
+TOPICS = ["crude", "grain", "money-fx", "trade", "earn", "acq"]
+
+
+def write_archive(path: Path, n: int, seed: int = 5) -> Path:
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            story = rng.randrange(n // 3)  # a third as many events as articles: retellings
+            srng = random.Random(story)
+            told = srng.sample(WORDS, 40)
+            body = told[:30] + rng.sample(WORDS, 20)
+            rng.shuffle(body)
+            fh.write(json.dumps({
+                "id": f"a{i:05d}", "date": f"2019-{1 + story % 12:02d}-{1 + story % 28:02d}",
+                "title": " ".join(told[:5]).capitalize(),
+                "body": ". ".join(" ".join(body[k:k + 10]) for k in range(0, 50, 10)) + ".",
+                "places": srng.sample(PLACES, 1 + story % 2),
+                "topics": srng.sample(TOPICS, 1 + story % 3)}) + "\n")
+    return path
+
+
+QUERIES = [{"q": "oil"}, {"q": "crude oil prices"}, {"q": '"gold mine"'}, {"q": "strik*"},
+           {"q": "tarif~"}, {"q": "bank -bond"}, {"q": "name12 OR name200"},
+           {"q": "title:coffee"}, {"q": "", "places": "uk"},
+           {"q": "sugar", "topics": "crude", "from": "2019-03", "to": "2019-08"},
+           {"q": "trade deficit", "sort": "newest"}, {"q": "exporting", "collapse": "false"},
+           {"q": "copper NEAR/3 tin"}, {"q": "wheat", "per_page": "50", "page": "2"}]
+
+
+def outcome(index: Path) -> list:
+    engine = WhooshEngine(index)
+    try:
+        snapshot = engine.snapshot()
+        out: list = []
+        for args in QUERIES:
+            result = search(snapshot, parse_search_args(args))
+            out.append((args, result.total, result.total_stories,
+                        [(h.id, h.score, h.story) for h in result.hits],
+                        result.facets, result.did_you_mean))
+        out.append(spelling.suggest(snapshot, "gold m"))
+        out.append(sorted((k, v) for k, v in snapshot.vocabulary().words().items()))
+        return out
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    return write_archive(tmp_path_factory.mktemp("budget") / "archive.jsonl", 2400)
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_a_tiny_memory_budget_gives_the_same_search_results(archive, tmp_path, procs):
+    roomy, tiny = tmp_path / "roomy", tmp_path / "tiny"
+    full_build(WhooshEngine(roomy), roomy, [archive], procs=procs)
+    full_build(WhooshEngine(tiny, build_memory_mb=0.05), tiny, [archive], procs=procs)
+    assert segment_sizes(roomy) == ([2400] if procs == 1 else [1200, 1200])
+    squeezed = segment_sizes(tiny)
+    assert sum(squeezed) == 2400
+    # Flushed every few articles (hundreds of segments), then merged ten at a time: a few
+    # larger segments, and no size tier left with ten small ones.
+    assert len(squeezed) < 40 and max(squeezed) >= 100
+    assert all(len([n for n in squeezed if len(str(n)) == tier]) < MERGE_FACTOR
+               for tier in (1, 2, 3))
+    assert outcome(tiny) == outcome(roomy)
+
+
+def segment_sizes(index: Path) -> list[int]:
+    engine = WhooshEngine(index)
+    try:
+        return sorted(leaf.doc_count() for leaf, _ in engine.snapshot().postings.leaves)
+    finally:
+        engine.close()
