@@ -1,49 +1,42 @@
 """Shared fixtures: small indexes built in tmp folders, the Flask app, and the Reuters corpus.
 
-Tests that need the Reuters corpus use ``reuters_jsonl``/``reuters_index`` and are skipped
-cleanly when ``../shared/corpora`` is absent.
+Every index fixture builds on the engine ``engine_name`` names (only ``whoosh`` for now; to run
+the API and CLI tests on every engine, parametrize that one fixture over
+``support.index.ENGINES``). Tests that need the Reuters corpus use ``reuters_jsonl`` /
+``reuters_index`` and are skipped cleanly when ``../shared/corpora`` is absent. Helpers live in
+``tests/support``, not here.
 """
 
 from __future__ import annotations
 
-import json
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from searchsvc.app import create_app
-from searchsvc.indexer import build
-from searchsvc.searcher import Engine
-
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
-SHARED = ROOT.parent / "shared"
-REUTERS_JSONL = SHARED / "corpora" / "reuters21578.jsonl.gz"
-REUTERS_TAR = SHARED / "corpora" / "reuters21578-articles.tar.gz"
+from support.index import Opened, build_sources, write_jsonl
+from support.paths import REUTERS_JSONL, SEEDS
+from support.web import close_client, make_client
 
 warnings.filterwarnings("ignore", category=SyntaxWarning, module=r"whoosh(\..*)?")
 
 
-def write_jsonl(path: Path, records: Iterable[dict]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return path
+@pytest.fixture(scope="session")
+def engine_name() -> str:
+    """The engine every index fixture builds on and every app serves."""
+    return "whoosh"
 
 
 @pytest.fixture(scope="session")
-def seed_index(tmp_path_factory) -> Path:
-    """An index of the two bundled seed articles (built once per test session)."""
+def seed_index(tmp_path_factory, engine_name) -> Path:
+    """An index of the two bundled seed articles (built once per test session; read-only)."""
     index_dir = tmp_path_factory.mktemp("seed-index")
-    build(index_dir, [SEEDS])
+    build_sources(index_dir, [SEEDS], engine_name)
     return index_dir
 
 
 @pytest.fixture
-def make_index(tmp_path) -> Callable[[list[dict]], Path]:
+def make_index(tmp_path, engine_name) -> Callable[[list[dict]], Path]:
     """Build an index from JSONL-style records; returns the index directory."""
     counter = iter(range(1_000_000))
 
@@ -51,36 +44,34 @@ def make_index(tmp_path) -> Callable[[list[dict]], Path]:
         n = next(counter)
         source = write_jsonl(tmp_path / f"src{n}" / "articles.jsonl", records)
         index_dir = tmp_path / f"index{n}"
-        build(index_dir, [source])
+        build_sources(index_dir, [source], engine_name)
         return index_dir
 
     return _make
 
 
 @pytest.fixture
-def seed_view(seed_index):
-    engine = Engine(seed_index)
-    yield engine.view()
-    engine.close()
-
-
-def make_client(index_dir: Path, **config):
-    app = create_app({"TESTING": True, "INDEX": str(index_dir), **config})
-    return app.test_client()
-
-
-def close_client(test_client) -> None:
-    """Close the searchers the client's app opened, so no file is left to the GC."""
-    test_client.application.extensions["searchsvc"].close()
+def snapshot_of(engine_name):
+    """``snapshot_of(index_dir, max_terms=…)``: an opened snapshot, closed after the test."""
+    opened = Opened(engine_name)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture
-def app_for():
-    """``make_client(index_dir, **config)`` whose searchers are closed after the test."""
+def seed_view(seed_index, snapshot_of):
+    """The seed index opened for searching (a snapshot of its current generation)."""
+    return snapshot_of(seed_index)
+
+
+@pytest.fixture
+def app_for(engine_name):
+    """``app_for(index_dir, **config)``: a Flask test client whose engine is closed after the
+    test."""
     made = []
 
     def _app_for(index_dir: Path, **config):
-        made.append(make_client(index_dir, **config))
+        made.append(make_client(index_dir, engine_name, **config))
         return made[-1]
 
     yield _app_for
@@ -89,11 +80,9 @@ def app_for():
 
 
 @pytest.fixture
-def client(seed_index):
-    """Flask test client over the seed index (its searcher closed afterwards)."""
-    test_client = make_client(seed_index)
-    yield test_client
-    close_client(test_client)
+def client(seed_index, app_for):
+    """Flask test client over the seed index."""
+    return app_for(seed_index)
 
 
 @pytest.fixture(scope="session")
@@ -104,8 +93,8 @@ def reuters_jsonl() -> Path:
 
 
 @pytest.fixture(scope="session")
-def reuters_index(reuters_jsonl, tmp_path_factory) -> Path:
+def reuters_index(reuters_jsonl, tmp_path_factory, engine_name) -> Path:
     """The full Reuters JSONL corpus, indexed once per session (~20 s)."""
     index_dir = tmp_path_factory.mktemp("reuters-index")
-    build(index_dir, [reuters_jsonl])
+    build_sources(index_dir, [reuters_jsonl], engine_name)
     return index_dir

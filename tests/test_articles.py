@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from searchsvc.articles import Article, Problem, collect, read_sources
+from searchsvc.ingest.readers import Article, Problem
+from searchsvc.ingest.sources import collect, read_sources
 
 DAY = dt.date(2020, 1, 24)
 MB10 = 10 * 1024 * 1024
@@ -259,8 +260,9 @@ def test_abbreviations_do_not_end_the_first_sentence(tmp_path):
 
 @pytest.mark.parametrize(("content", "reason"), [
     ("Ten people died.\n", "no date header"),
-    ("", "no date header"),
-    ("   \n\n", "no date header"),
+    # Changed by the restructure: an empty (or blank) file says so, not "no date header".
+    ("", "empty file"),
+    ("   \n\n", "empty file"),
     ("dated 2020-01-24 Ten people died.\n", "no date header"),
     ("date yesterday Ten people died.\n", "unparseable date"),
     ("date 2020-02-30 Ten people died.\n", "unparseable date"),
@@ -572,7 +574,7 @@ def test_folder_mixing_good_and_bad_files(tmp_path):
     assert [p.path for p in warnings(problems)] == [str(src / "nested" / "deeper" / "good3.txt")]
 
 
-def test_hidden_and_non_article_files_are_ignored(tmp_path):
+def test_hidden_files_are_ignored_and_other_files_reported(tmp_path):
     src = tmp_path / "src"
     write(src / "a.txt", GOOD_TXT)
     write(src / ".draft.txt", GOOD_TXT)
@@ -584,7 +586,56 @@ def test_hidden_and_non_article_files_are_ignored(tmp_path):
     write(src / "a.txt~", "backup")
     articles, problems = read(src)
     assert set(articles) == {"a"}
+    # Changed by the restructure: a file in a source folder that is not an article file is
+    # reported as skipped (a folder of notes is never silently "indexed 0"); hidden ones are not.
+    assert sorted((Path(p.path).name, p.skipped) for p in problems) == [
+        ("README.md", True), ("a.txt~", True), ("notes.json", True)]
+    assert all("not an article file" in p.reason for p in problems)
+
+
+def test_a_single_file_that_is_not_an_article_file_is_reported(tmp_path):
+    notes = write(tmp_path / "notes.md", "not an article")
+    articles, problems = read(notes)
+    assert articles == {}
+    assert [(p.path, p.skipped) for p in problems] == [(str(notes), True)]
+    assert "not an article file" in problems[0].reason
+
+
+def test_files_being_written_are_not_reported(tmp_path):
+    src = tmp_path / "src"
+    write(src / "a.txt", GOOD_TXT)
+    write(src / "b.jsonl.tmp", '{"id": "b", "body": "half written"}')
+    write(src / "c.txt.part", GOOD_TXT)
+    articles, problems = read(src)
+    assert set(articles) == {"a"}
     assert problems == []
+
+
+def test_article_file_extensions_are_read_in_any_case(tmp_path):
+    src = tmp_path / "src"
+    write(src / "Upper.TXT", GOOD_TXT)
+    write(src / "Mixed.Txt", GOOD_TXT)
+    jsonl(src / "feed.JSONL", {"id": "j1", "body": "Upper-case feed."})
+    articles, problems = read(src)
+    assert problems == []
+    assert set(articles) == {"Upper", "Mixed", "j1"}
+
+
+def test_gzipped_jsonl_with_an_upper_case_extension_is_read(tmp_path):
+    src = tmp_path / "src"
+    jsonl(src / "FEED.JSONL.GZ", {"id": "g1", "body": "Packed, upper case."}, gz=True)
+    articles, problems = read(src)
+    assert problems == []
+    assert set(articles) == {"g1"}
+
+
+@pytest.mark.parametrize("header", ["Date: 2020-01-24", "date: 2020-01-24", "DATE:2020-01-24",
+                                    "Date 2020-01-24"])
+def test_date_header_with_a_colon_or_a_capital_is_accepted(tmp_path, header):
+    write(tmp_path / "src" / "a.txt", f"{header} Thousands marched in Baghdad on Friday.\n")
+    article = only_article(tmp_path / "src")
+    assert article.date == DAY
+    assert article.body == "Thousands marched in Baghdad on Friday."
 
 
 def test_file_names_with_spaces_and_unicode(tmp_path):

@@ -13,13 +13,9 @@ of hanging the suite.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import http.client
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,185 +23,25 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
-SEED_IDS = {"000_4db8953d65d6e437", "003_3064415bd491f055"}
-HOST = "127.0.0.1"
-
-SEARCH_KEYS = {"query", "total", "took_ms", "hits", "facets", "did_you_mean"}
-PROBLEM_KEYS = {"type", "title", "status", "code", "detail"}
-PROBLEM_MIME = "application/problem+json"
-
-MARKER = "zebulon"  # in the body of every generated article: q=zebulon matches all of them
-START_TIMEOUT = 30.0  # seconds for a server to answer /api/health
-BUILD_TIMEOUT = 90.0  # seconds for one `searchsvc index` run
-PICKUP_TIMEOUT = 15.0  # seconds for a swapped-in generation to be served
-
-
-# -- generated corpora ---------------------------------------------------------------------------
-
-COMMON = (
-    "market oil crude price bank rate trade export import government minister election protest "
-    "rally troops border talks deal shares profit loss quarter growth inflation currency harvest "
-    "wheat coffee sugar gold mining strike union court ruling police storm flood drought energy "
-    "power plant factory output demand supply shipping port airline tourism budget tax"
-).split()
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
-
-
-def write_corpus(path: Path, start: int, count: int, *, seed: int, rare_words: int = 0) -> Path:
-    """``count`` JSONL articles with ids ``a{start}``…; ``rare_words`` random tokens per article
-    give the corpus a large vocabulary (as real news has)."""
-    rnd = random.Random(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for i in range(start, start + count):
-            words = [rnd.choice(COMMON) for _ in range(rnd.randint(20, 40))]
-            words += ["".join(rnd.choice(LETTERS) for _ in range(rnd.randint(5, 9)))
-                      for _ in range(rare_words)]
-            rnd.shuffle(words)
-            record = {
-                "id": f"a{i:05d}",
-                "date": f"20{10 + i % 12}-{1 + i % 12:02d}-{1 + i % 28:02d}",
-                "title": f"Report {i}: {rnd.choice(COMMON)} and {rnd.choice(COMMON)}",
-                "body": f"{MARKER} " + " ".join(words) + ".",
-                "topics": [rnd.choice(COMMON)],
-            }
-            fh.write(json.dumps(record) + "\n")
-    return path
-
-
-# -- HTTP ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip()
-
-    def json(self):
-        return json.loads(self.body.decode("utf-8"))
-
-
-def request(port: int, method: str, path: str, *, headers: dict[str, str] | None = None,
-            timeout: float = 15.0) -> Response:
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request(method, path, headers=headers or {})
-        resp = conn.getresponse()
-        body = resp.read()
-        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)
-    finally:
-        conn.close()
-
-
-def search_path(**params) -> str:
-    return "/api/search?" + urlencode(params)
-
-
-def assert_problem(resp: Response, status: int, code: str | None = None) -> dict:
-    assert resp.status == status, (resp.status, resp.body[:500])
-    assert resp.content_type == PROBLEM_MIME, resp.headers
-    doc = resp.json()
-    assert PROBLEM_KEYS <= doc.keys(), doc
-    assert doc["status"] == status
-    if code is not None:
-        assert doc["code"] == code, doc
-    assert "Traceback" not in resp.body.decode("utf-8", "replace")
-    return doc
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without any SEARCHSVC_* setting of the caller's, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
-    env.update(extra)
-    return env
-
-
-# -- the server process --------------------------------------------------------------------------
-
-
-class Server:
-    def __init__(self, tmp: Path, index: Path, source: Path, workers: int, env: dict[str, str]):
-        self.index = index
-        self.source = source
-        self.port = free_port()
-        self.log_path = tmp / f"serve-{self.port}.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "searchsvc", "serve", "--host", HOST, "--port", str(self.port),
-             "--index", str(index), "--source", str(source), "--workers", str(workers)],
-            cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True)
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text("utf-8", "replace")[-3000:]
-        except OSError:
-            return ""
-
-    def get(self, path: str, **kwargs) -> Response:
-        return request(self.port, "GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs) -> Response:
-        return request(self.port, "POST", path, **kwargs)
-
-    def wait_ready(self, timeout: float = START_TIMEOUT) -> Response:
-        """Wait until /api/health answers at all (200, or 503 for an unusable index)."""
-        deadline = time.monotonic() + timeout
-        for _ in range(int(timeout / 0.05) + 1):
-            if self.proc.poll() is not None:
-                pytest.fail(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                return self.get("/api/health", timeout=5)
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        pytest.fail(f"server did not answer /api/health within {timeout} s:\n{self.log()}")
-
-    def documents(self) -> int:
-        resp = self.get("/api/health")
-        assert resp.status == 200, (resp.status, resp.body[:500])
-        return resp.json()["documents"]
-
-    def wait_documents(self, expected: int, timeout: float = PICKUP_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        seen = None
-        for _ in range(int(timeout / 0.05) + 1):
-            resp = self.get("/api/health")
-            seen = (resp.status, resp.json().get("documents"))
-            if seen == (200, expected):
-                return
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        pytest.fail(f"server still reports {seen}, not {expected} documents, after {timeout} s")
-
-    def stop(self) -> None:
-        """Kill the whole process group (master and workers) at once."""
-        try:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        finally:
-            self._log.close()
+from support.e2e import (
+    BUILD_TIMEOUT,
+    MARKER,
+    PICKUP_TIMEOUT,
+    SEARCH_KEYS,
+    SEED_IDS,
+    SEEDS,
+    Response,
+    Server,
+    assert_problem,
+    clean_env,
+    lock_is_free,
+    request,
+    search_path,
+    wait_until,
+    write_corpus,
+)
 
 
 @pytest.fixture
@@ -263,33 +99,6 @@ def run_build(builds, source: Path, index: Path, *extra: str) -> subprocess.Comp
 def build_ok(builds, source: Path, index: Path, *extra: str) -> None:
     done = run_build(builds, source, index, *extra)
     assert done.returncode == 0, f"build failed ({done.returncode}):\n{done.stdout}{done.stderr}"
-
-
-def lock_is_free(index: Path) -> bool:
-    try:
-        fd = os.open(index / ".lock", os.O_RDWR)
-    except FileNotFoundError:
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return True
-    finally:
-        os.close(fd)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    for _ in range(int(timeout / step) + 1):
-        if condition():
-            return True
-        if time.monotonic() > deadline:
-            break
-        time.sleep(step)
-    return condition()
 
 
 # -- searching clients ---------------------------------------------------------------------------
@@ -452,13 +261,8 @@ def test_rebuilds_and_updates_while_searching_fail_no_request(tmp_path, serve, b
         step("--update", expected=360)
         write_corpus(source / "more2.jsonl", 360, 60, seed=3)
         step(expected=420)  # full rebuild
-        # Change one article in place; --update replaces it, the count stays.
-        lines = (source / "base.jsonl").read_text("utf-8").splitlines()
-        record = json.loads(lines[7])
-        record["body"] += " xylophone"
-        lines[7] = json.dumps(record)
-        (source / "base.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
-        step("--update", expected=420)
+        write_corpus(source / "more3.jsonl", 420, 30, seed=4)
+        step("--update", expected=450)
         time.sleep(0.3)  # a few more requests on the final generation
     seen = clients.seen()
 
@@ -473,10 +277,28 @@ def test_rebuilds_and_updates_while_searching_fail_no_request(tmp_path, serve, b
         assert mine == sorted(mine), f"client {n} saw the count go back: {mine}"
 
     assert server.proc.poll() is None
-    assert server.documents() == 420
+    assert server.documents() == 450
+    assert not list(index.glob("gen-*.tmp"))
+
+
+@pytest.mark.e2e
+def test_an_update_that_changes_an_article_is_served(tmp_path, serve, builds):
+    source, index = tmp_path / "src", tmp_path / "index"
+    write_corpus(source / "base.jsonl", 0, 100, seed=1)
+    server = serve(index, source)
+    before = server.get("/api/health").json()["generation"]
+    # Change one article in place; --update replaces it, the count stays.
+    lines = (source / "base.jsonl").read_text("utf-8").splitlines()
+    record = json.loads(lines[7])
+    record["body"] += " xylophone"
+    lines[7] = json.dumps(record)
+    (source / "base.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    build_ok(builds, source, index, "--update")
+    assert wait_until(lambda: server.get("/api/health").json()["generation"] != before,
+                      PICKUP_TIMEOUT)
+    assert server.documents() == 100
     changed = server.get(search_path(q="xylophone")).json()
     assert [hit["id"] for hit in changed["hits"]] == ["a00007"]
-    assert not list(index.glob("gen-*.tmp"))
 
 
 # -- 3. a rebuild killed halfway -----------------------------------------------------------------
@@ -573,35 +395,75 @@ def test_reindex_over_http_rebuilds_and_is_served(tmp_path, serve, builds):
         "date 2021-03-04\n\nQuetzalcoatlus skeleton found\n\n"
         "Palaeontologists unearthed a quetzalcoatlus skeleton in the desert on Thursday.\n",
         "utf-8")
-    pids = []
+    builds_started = []
     try:
         accepted = server.post("/api/reindex", headers=auth)
         assert accepted.status == 202, (accepted.status, accepted.body[:500])
         assert accepted.content_type == "application/json"
-        pids.append(accepted.json().get("pid"))
+        build_id = accepted.json()["build"]
+        builds_started.append(build_id)
+        assert accepted.headers["location"] == f"/api/builds/{build_id}"
         again = server.post("/api/reindex", headers=auth)  # while the first is running
         assert again.status in (202, 409), (again.status, again.body[:500])
         if again.status == 409:
             assert_problem(again, 409)
         else:
-            pids.append(again.json().get("pid"))
+            builds_started.append(again.json()["build"])
 
         server.wait_documents(301, timeout=60)
         found = server.get(search_path(q="quetzalcoatlus")).json()
         assert [hit["id"] for hit in found["hits"]] == ["breaking/quetzal"]
         assert found["hits"][0]["title"] == "Quetzalcoatlus skeleton found"
         assert server.proc.poll() is None
+
+        def finished() -> bool:
+            return server.get(f"/api/builds/{build_id}").json()["state"] != "running"
+
+        assert wait_until(finished, 60)
+        record = server.get(f"/api/builds/{build_id}").json()
+        assert record["state"] == "done", record
+        assert record["summary"]["documents"] == 301 and record["finished"]
+        assert server.get("/api/builds/last").json()["id"] in builds_started
     finally:
         # Let the build(s) started by the server finish before tmp_path goes away.
-        if not wait_until(lambda: lock_is_free(index), 30):
-            for pid in pids:
-                if isinstance(pid, int) and pid > 1:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(pid, signal.SIGKILL)
+        wait_until(lambda: lock_is_free(index), 30)
     assert lock_is_free(index)
 
 
 # -- 5. a corrupt index at start ------------------------------------------------------------------
+
+
+def corrupt_segments(index: Path, source: Path) -> str:
+    """A generation this searchsvc wrote (its build record says so) whose segments are
+    garbage; returns its name."""
+    done = subprocess.run(index_cmd(source, index), env=clean_env(), capture_output=True,
+                          text=True, timeout=BUILD_TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    generation = index / os.readlink(index / "current")
+    for toc in generation.glob("_MAIN_*.toc"):
+        toc.write_bytes(b"\x00garbage\xff" * 64)
+    return generation.name
+
+
+@pytest.mark.e2e
+def test_corrupt_index_gives_503_until_a_good_build(tmp_path, serve, builds):
+    source, index = tmp_path / "src", tmp_path / "index"
+    write_corpus(source / "base.jsonl", 0, 50, seed=1)
+    bad = corrupt_segments(index, source)
+
+    server = serve(index, source, expect_status=503)
+    for _ in range(10):  # stays up, keeps answering with a clear problem, no crash loop
+        doc = assert_problem(server.get("/api/health"), 503, "index_unavailable")
+        assert bad in doc["detail"] and "cannot be opened" in doc["detail"], doc
+        assert_problem(server.get(search_path(q="oil")), 503, "index_unavailable")
+        time.sleep(0.05)
+    assert server.proc.poll() is None, server.log()
+    assert "Worker failed to boot" not in server.log()
+
+    build_ok(builds, source, index)
+    server.wait_documents(50)
+    assert server.get(search_path(q=MARKER)).json()["total"] == 50
+    assert server.proc.poll() is None, "the server restarted or died"
 
 
 def garbage_toc(generation: Path) -> None:
@@ -614,24 +476,70 @@ def empty_generation(generation: Path) -> None:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("corrupt", [garbage_toc, empty_generation], ids=lambda f: f.__name__)
-def test_corrupt_index_gives_503_until_a_good_build(tmp_path, serve, builds, corrupt):
+@pytest.mark.parametrize("foreign", [garbage_toc, empty_generation], ids=lambda f: f.__name__)
+def test_a_generation_this_searchsvc_did_not_write_is_rebuilt_at_start(tmp_path, serve,
+                                                                       foreign):
+    # Changed by the restructure: a generation without this searchsvc's build record (written
+    # by an older version, or not an index at all) is no index: serve builds one from its
+    # source, instead of answering 503 until someone runs a build.
     source, index = tmp_path / "src", tmp_path / "index"
     write_corpus(source / "base.jsonl", 0, 50, seed=1)
     bad = index / "gen-20000101T000000000000-1"
-    corrupt(bad)
+    foreign(bad)
     os.symlink(bad.name, index / "current")
-
-    server = serve(index, source, expect_status=503)
-    for _ in range(10):  # stays up, keeps answering with a clear problem, no crash loop
-        doc = assert_problem(server.get("/api/health"), 503, "index_unavailable")
-        assert bad.name in doc["detail"] and "cannot be opened" in doc["detail"], doc
-        assert_problem(server.get(search_path(q="oil")), 503, "index_unavailable")
-        time.sleep(0.05)
-    assert server.proc.poll() is None, server.log()
-    assert "Worker failed to boot" not in server.log()
-
-    build_ok(builds, source, index)
-    server.wait_documents(50)
+    server = serve(index, source)
+    assert server.documents() == 50
+    assert os.readlink(index / "current") != bad.name
     assert server.get(search_path(q=MARKER)).json()["total"] == 50
-    assert server.proc.poll() is None, "the server restarted or died"
+
+
+# -- 6. reindex that cannot start, ingest over HTTP with two workers ------------------------------
+
+
+@pytest.mark.e2e
+def test_a_reindex_whose_build_cannot_start_is_reported_failed(tmp_path, serve):
+    source, index = tmp_path / "src", tmp_path / "index"
+    write_corpus(source / "base.jsonl", 0, 20, seed=1)
+    done = subprocess.run(index_cmd(source, index), env=clean_env(), capture_output=True,
+                          text=True, timeout=BUILD_TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    token = "s3cret-token"
+    server = serve(index, tmp_path / "no-such-source",
+                   env=clean_env(SEARCHSVC_ADMIN_TOKEN=token))
+    accepted = server.post("/api/reindex", headers={"Authorization": f"Bearer {token}"})
+    assert accepted.status == 202, accepted.body[:300]
+    build_id = accepted.json()["build"]
+
+    def ended() -> bool:
+        return server.get(f"/api/builds/{build_id}").json()["state"] != "running"
+
+    assert wait_until(ended, 30)
+    record = server.get(f"/api/builds/{build_id}").json()
+    assert record["state"] == "failed" and record["error"]
+    assert server.documents() == 20
+
+
+@pytest.mark.e2e
+def test_an_ingested_article_is_served_by_every_worker(tmp_path, serve):
+    token = "s3cret-token"
+    source, index = tmp_path / "src", tmp_path / "index"
+    write_corpus(source / "base.jsonl", 0, 50, seed=1)
+    server = serve(index, source, workers=2, env=clean_env(SEARCHSVC_ADMIN_TOKEN=token))
+    body = json.dumps({"id": "ingested-1", "date": "2021-01-01", "title": "Okapi seen",
+                       "body": "An okapi was seen near the river."}).encode()
+    posted = server.post("/api/articles", body=body,
+                         headers={"Authorization": f"Bearer {token}",
+                                  "Content-Type": "application/json"})
+    assert posted.status == 200, posted.body[:300]
+    assert posted.json()["accepted"] == ["ingested-1"]
+    # Every request from here on, whichever worker answers it, finds the article.
+    for _ in range(20):
+        found = server.get(search_path(q="okapi")).json()
+        assert [h["id"] for h in found["hits"]] == ["ingested-1"]
+        assert server.documents() == 51
+    gone = server.delete("/api/articles/ingested-1",
+                         headers={"Authorization": f"Bearer {token}"})
+    assert gone.status == 204, gone.body[:300]
+    for _ in range(20):
+        assert server.get(search_path(q="okapi")).json()["total"] == 0
+        assert server.documents() == 50

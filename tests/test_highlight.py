@@ -2,30 +2,35 @@
 three snippets, the opening when nothing matches, and article text is always escaped while only
 ``<mark>`` is added.
 
-The highlighter is given query *terms* as the index stores them (stems), so the tests stem the
-query words with the schema's stemmer, the way the searcher hands them over.
+The highlighter is given a matcher made from the query's clauses, whose terms are index terms
+(folded, stemmed: ``searchsvc.analysis``), so the tests analyse the query words the way the
+query reader does before it hands them over.
 """
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 import time
 
 import pytest
 
-from searchsvc.highlight import highlight_all, snippets
-from searchsvc.schema import stem
+from searchsvc import analysis
+from searchsvc.core.highlight import Matcher, highlight_all, matchers, snippets
+from searchsvc.engine import Fuzzy, Phrase, Prefix, Term, Wildcard
 
 MARKED = re.compile(r"<mark>(.*?)</mark>")
 
 
-def terms(*words: str) -> set[str]:
-    return {stem(w.lower()) for w in words}
+def terms(*words: str) -> Matcher:
+    """What a plain query of ``words`` marks in an article's body."""
+    return matchers([Term(analysis.term(w)) for w in words])["body"]
 
 
 def marked(html: str | list[str]) -> list[str]:
+    """The marked words, as text (unescaped)."""
     text = " ".join(html) if isinstance(html, list) else html
-    return MARKED.findall(text)
+    return [html_lib.unescape(m) for m in MARKED.findall(text)]
 
 
 def without_marks(html: str) -> str:
@@ -45,7 +50,9 @@ def test_every_inflection_of_the_query_word_is_marked():
     text = ("The protesters protested outside; a protester's sign read 'Protest!' and "
             "PROTESTING went on.")
     html = highlight_all(text, terms("protester"))
-    assert marked(html) == ["protesters", "protested", "protester", "Protest", "PROTESTING"]
+    # A possessive is part of its word now (the analysis reads "protester's" as one token,
+    # "protester"), so the mark covers the whole word as written.
+    assert marked(html) == ["protesters", "protested", "protester's", "Protest", "PROTESTING"]
 
 
 def test_words_that_merely_contain_the_query_word_are_not_marked():
@@ -55,7 +62,8 @@ def test_words_that_merely_contain_the_query_word_are_not_marked():
 
 def test_marks_keep_the_original_case_and_spelling():
     text = "SADR spoke; Sadr's men cheered; sadr left."
-    assert marked(highlight_all(text, terms("Sadr"))) == ["SADR", "Sadr", "sadr"]
+    # "Sadr's" is one token (the possessive dropped from its term): marked as written.
+    assert marked(highlight_all(text, terms("Sadr"))) == ["SADR", "Sadr's", "sadr"]
 
 
 def test_several_query_words_are_all_marked():
@@ -63,9 +71,34 @@ def test_several_query_words_are_all_marked():
     assert marked(highlight_all(text, terms("oil", "price"))) == ["oil", "prices", "prices"]
 
 
+def test_accents_acronyms_and_numbers_are_marked_as_written():
+    text = "The Café near the U.S. embassy sold 1,000 cafes; US forces and café owners left."
+    assert marked(highlight_all(text, terms("cafe"))) == ["Café", "cafes", "café"]
+    assert marked(highlight_all(text, terms("U.S."))) == ["U.S.", "US"]
+    assert marked(highlight_all(text, terms("1,000"))) == ["1,000"]
+
+
+def test_phrase_prefix_wildcard_and_fuzzy_clauses_mark_what_they_match():
+    text = "Oil prices rose; the price of oil fell; pricey oilseed was priced well."
+    phrase = matchers([Phrase(("oil", "price"))])["body"]
+    assert marked(highlight_all(text, phrase)) == ["Oil", "prices"]  # where the phrase is
+    prefix = matchers([Prefix("pric")])["body"]
+    assert marked(highlight_all(text, prefix)) == ["prices", "price", "pricey", "priced"]
+    wild = matchers([Wildcard("oil*d")])["body"]
+    assert marked(highlight_all(text, wild)) == ["oilseed"]
+    fuzzy = matchers([Fuzzy("rise", distance=1)])["body"]
+    assert marked(highlight_all(text, fuzzy)) == ["rose"]
+
+
+def test_a_clause_on_one_field_marks_only_that_field():
+    title_only = matchers([Term("oil", "title")])
+    assert title_only["title"] and not title_only["body"]
+    assert highlight_all("Oil rose.", title_only["body"]) == "Oil rose."
+
+
 def test_no_terms_marks_nothing():
     text = "Crude oil prices rose."
-    assert highlight_all(text, set()) == text
+    assert highlight_all(text, terms()) == text
 
 
 # -- escaping ---------------------------------------------------------------------------------
@@ -98,7 +131,7 @@ def test_snippets_escape_html_too():
 
 
 def test_opening_snippet_is_escaped():
-    [opening] = snippets("<script>alert(1)</script> opened the article.", set())
+    [opening] = snippets("<script>alert(1)</script> opened the article.", terms())
     assert opening.startswith("&lt;script&gt;")
     assert_only_mark_tags(opening)
 
@@ -172,7 +205,7 @@ def test_line_breaks_and_runs_of_spaces_become_single_spaces():
 
 def test_empty_query_gives_the_opening_as_the_only_snippet():
     text = f"The opening sentence of the article. {filler(200)}"
-    [opening] = snippets(text, set())
+    [opening] = snippets(text, terms())
     assert opening.startswith("The opening sentence of the article.")
     assert opening.endswith(" …")
     assert len(opening) <= 250
@@ -180,7 +213,7 @@ def test_empty_query_gives_the_opening_as_the_only_snippet():
 
 
 def test_short_article_opening_is_the_whole_text_without_ellipsis():
-    assert snippets("A short note.\n\nTwo lines.", set()) == ["A short note. Two lines."]
+    assert snippets("A short note.\n\nTwo lines.", terms()) == ["A short note. Two lines."]
 
 
 def test_query_words_absent_from_the_body_give_the_opening():
@@ -191,7 +224,7 @@ def test_query_words_absent_from_the_body_give_the_opening():
 
 def test_empty_body_has_no_snippets():
     assert snippets("", terms("oil")) == []
-    assert snippets("   \n", set()) == []
+    assert snippets("   \n", terms()) == []
 
 
 # -- large articles ---------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""The indexer and ``searchsvc index`` (contract §2): builds, ``--update``, ``--strict``, the build
-lock, a killed build, bad input, unwritable targets, generations, and the Reuters corpus.
+"""Builds and ``searchsvc index`` (contract §2, §5): full builds, ``--update``, ``--strict``, the
+safety rail, the build lock, a killed build, bad input, unwritable targets, generations and
+rollback, build records, and the Reuters corpus.
 
 Most tests run the real command (``python -m searchsvc index``) in a subprocess on small folders
-written under ``tmp_path``; the rest call :func:`searchsvc.indexer.build` directly. What is checked
-is what a user sees: the exit code, the summary and error lines, and what a search of the
-resulting index returns. No test asserts on elapsed time; subprocess timeouts only stop a hang.
+written under ``tmp_path``; the rest call :func:`searchsvc.ingest.build.build` directly. What is
+checked is what a user sees: the exit code, the summary and error lines, and what a search of
+the resulting index returns. No test asserts on elapsed time; subprocess timeouts only stop a
+hang.
 """
 
 from __future__ import annotations
@@ -23,59 +25,24 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REUTERS_TAR, SEEDS
+from support.cli import HANG_GUARD, SUMMARY, clean_env, run_cli, summary
+from support.index import Opened, build_sources, doc_ids, search_ids
+from support.paths import REUTERS_TAR, SEED_IDS, SEEDS
 
-from searchsvc import search as core
-from searchsvc.errors import NotFound
-from searchsvc.indexer import (
-    BuildError,
-    BuildLock,
-    LockedError,
-    build,
-    current_generation,
-    read_build_info,
-    read_stories,
-    read_vocabulary,
-)
-from searchsvc.query import parse_search_args
-from searchsvc.searcher import Engine
+from searchsvc.core import documents, spelling
+from searchsvc.core.params import parse_search_args
+from searchsvc.core.search import search
+from searchsvc.engines.whoosh import generations as gens
+from searchsvc.errors import BuildError, LockedError, NotFound, ShrinkRefused
+from searchsvc.ingest import records
+from searchsvc.ingest.locks import BUILD_LOCK, WRITE_LOCK, Lock
 
-SEED_IDS = {"000_4db8953d65d6e437", "003_3064415bd491f055"}
 BIG = 2500  # articles in the generated corpus: enough for the parallel build (≥ 2000)
-HANG_GUARD = 300  # seconds: only to stop a hung subprocess, never a performance assertion
-SUMMARY = re.compile(
-    r"^(?P<mode>full|update) build: indexed (?P<indexed>[\d,]+), updated (?P<updated>[\d,]+), "
-    r"removed (?P<removed>[\d,]+), unchanged (?P<unchanged>[\d,]+), skipped (?P<skipped>[\d,]+), "
-    r"warnings (?P<warnings>[\d,]+); (?P<documents>[\d,]+) documents in (?P<seconds>\d+\.\d+) s",
-    re.MULTILINE)
+
+cli_env = clean_env
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    """The environment for the command, without any SEARCHSVC_* settings of the caller's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
-    env.update(extra)
-    return env
-
-
-def run_cli(*args: str | Path, cwd: Path | None = None, env: dict | None = None,
-            ) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "searchsvc", *map(str, args)], cwd=cwd, env=env or cli_env(),
-        capture_output=True, text=True, timeout=HANG_GUARD, stdin=subprocess.DEVNULL)
-
-
-def summary(result: subprocess.CompletedProcess) -> dict:
-    """The summary line (the last line of stdout) as numbers."""
-    lines = result.stdout.strip().splitlines()
-    assert lines, f"no summary printed; stderr:\n{result.stderr}"
-    m = SUMMARY.match(lines[-1])
-    assert m, f"unexpected summary line {lines[-1]!r}"
-    out = {k: int(v.replace(",", "")) for k, v in m.groupdict().items()
-           if k not in ("mode", "seconds")}
-    return {**out, "mode": m["mode"], "seconds": float(m["seconds"])}
 
 
 def write_jsonl_lines(path: Path, *lines: str) -> Path:
@@ -92,39 +59,60 @@ def write_article(folder: Path, name: str, headline: str, body: str,
     return path
 
 
-_OPEN_VIEWS: list = []
+_OPENED: list[Opened] = []
 
 
 @pytest.fixture(autouse=True)
-def _close_views():
-    """Every view a test opens is closed after it (an unclosed Whoosh file is a warning)."""
+def _opened(engine_name):
+    """Every snapshot a test opens is closed after it (an unclosed Whoosh file is a warning)."""
+    _OPENED.append(Opened(engine_name))
     yield
-    while _OPEN_VIEWS:
-        _OPEN_VIEWS.pop().close()
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 def view_of(index: Path):
-    view = Engine(index).view()
-    _OPEN_VIEWS.append(view)
-    return view
+    """A snapshot of the index's current generation (closed after the test)."""
+    return _OPENED[-1](index)
 
 
-def doc_ids(index: Path) -> set[str]:
-    return set(view_of(index).docnum)
+def ids_of(index: Path) -> set[str]:
+    return doc_ids(view_of(index))
 
 
-def search_ids(index: Path, q: str, **params: str) -> list[str]:
-    sq = parse_search_args({"q": q, "per_page": "100", "collapse": "false", **params})
-    return [h.id for h in core.search(view_of(index), sq).hits]
+def found_ids(index: Path, q: str, **params: str) -> list[str]:
+    return search_ids(view_of(index), q, collapse="false", **params)
+
+
+def build(index: Path, sources, **kwargs):
+    """A build on the engine under test (``update_only=True`` for an update)."""
+    return build_sources(index, sources, _OPENED[-1].engine_name, **kwargs)
 
 
 def served(index: Path) -> tuple[str, set[str]]:
     """What a reader of the index sees: the generation ``current`` names and its documents."""
-    return os.readlink(index / "current"), doc_ids(index)
+    return os.readlink(index / "current"), ids_of(index)
 
 
 def generations(index: Path) -> list[str]:
     return sorted(p.name for p in index.glob("gen-*"))
+
+
+def record_of(index: Path, generation: str | None = None) -> dict:
+    """The build record a generation keeps (``build.json``)."""
+    path = index / generation if generation else gens.current_generation(index)
+    return gens.read_record(path)
+
+
+def stories_of(index: Path) -> dict[str, str]:
+    """article id → story id, as the engine serves them."""
+    snap = view_of(index)
+    every = sorted(doc_ids(snap))
+    return {a.id: a.story for a in snap.documents(every)}
+
+
+def vocabulary_of(index: Path) -> dict[str, int]:
+    return dict(view_of(index).vocabulary().words())
 
 
 def make_corpus(folder: Path, n: int) -> Path:
@@ -180,17 +168,19 @@ def test_index_builds_the_seeds_with_a_summary(tmp_path):
     assert s["seconds"] >= 0
     assert "\r" not in result.stderr  # no progress display when stderr is not a terminal
     view = view_of(index)
-    assert set(view.docnum) == SEED_IDS
+    assert doc_ids(view) == SEED_IDS
     for article_id in SEED_IDS:
-        assert core.get_article(view, article_id).date == "2020-01-24"
-    assert read_build_info(current_generation(index))["sources"] == ["seeds"]
+        assert documents.get_article(view, article_id).date == "2020-01-24"
+    # The generation records its sources as absolute paths (``--update`` without a SOURCE
+    # reads them again from anywhere).
+    assert record_of(index)["sources"] == [str(SEEDS)]
 
 
 def test_index_reads_the_index_setting_from_the_environment(tmp_path):
     index = tmp_path / "from-env"
     result = run_cli("index", SEEDS, cwd=tmp_path, env=cli_env(SEARCHSVC_INDEX=str(index)))
     assert result.returncode == 0, result.stderr
-    assert doc_ids(index) == SEED_IDS
+    assert ids_of(index) == SEED_IDS
     assert not (tmp_path / "index").exists()
 
 
@@ -229,7 +219,7 @@ def test_mixed_folder_indexes_every_good_file_and_reports_every_bad_one(tmp_path
     result = run_cli("index", src, "--index", index, "--max-file-mb", "0.005")
 
     assert result.returncode == 0, result.stderr
-    assert doc_ids(index) == {"good1", "wires/2020/good2", "cp1252", "j1", "j2"}
+    assert ids_of(index) == {"good1", "wires/2020/good2", "cp1252", "j1", "j2"}
     skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped ")]
     for name, (_, reason) in bad.items():
         line = next((x for x in skipped if f"{src / name}: " in x), None)
@@ -252,8 +242,8 @@ def test_several_sources_are_indexed_together(tmp_path):
     index = tmp_path / "index"
     result = run_cli("index", SEEDS, feed, "--index", index)
     assert result.returncode == 0, result.stderr
-    assert doc_ids(index) == SEED_IDS | {"extra-1"}
-    assert set(search_ids(index, "sadr")) == SEED_IDS | {"extra-1"}
+    assert ids_of(index) == SEED_IDS | {"extra-1"}
+    assert set(found_ids(index, "sadr")) == SEED_IDS | {"extra-1"}
 
 
 def test_an_empty_source_folder_gives_an_empty_usable_index(tmp_path):
@@ -275,17 +265,31 @@ def test_a_missing_source_is_a_usage_error_and_keeps_the_served_index(seed_built
     assert served(seed_built) == before
 
 
-def test_a_build_where_every_file_is_bad_keeps_the_served_index(seed_built, tmp_path):
+def _every_file_bad(tmp_path: Path) -> Path:
     src = tmp_path / "src"
     src.mkdir()
     (src / "undated.txt").write_text("No date header.\n")
     (src / "binary.txt").write_bytes(b"date 2020-01-24 \x00\x01\x02\n")
+    return src
+
+
+def test_a_build_where_every_file_is_bad_keeps_the_served_index(seed_built, tmp_path):
+    src = _every_file_bad(tmp_path)
     before = served(seed_built)
     result = run_cli("index", src, "--index", seed_built)
     assert result.returncode == 1
-    assert "error: " in result.stderr
-    assert str(src / "undated.txt") in result.stderr and str(src / "binary.txt") in result.stderr
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    assert "no articles" in result.stderr and "2 file(s) skipped" in result.stderr
+    assert "--allow-shrink" in result.stderr
     assert served(seed_built) == before
+
+
+def test_a_refused_build_says_which_files_were_skipped_and_why(seed_built, tmp_path):
+    src = _every_file_bad(tmp_path)
+    result = run_cli("index", src, "--index", seed_built)
+    assert result.returncode == 1
+    assert f"{src / 'undated.txt'}: no date header" in result.stderr
+    assert f"{src / 'binary.txt'}: binary content" in result.stderr
 
 
 def test_a_bad_file_does_not_displace_a_good_article_with_the_same_id(tmp_path):
@@ -299,8 +303,8 @@ def test_a_bad_file_does_not_displace_a_good_article_with_the_same_id(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"skipped {tmp_path / 'b' / 'x.txt'}: no date header" in result.stderr
     # what --update of the same sources gives (it reads every file before resolving ids)
-    assert doc_ids(index) == {"x", "y"}
-    assert search_ids(index, "walruses") == ["x"]
+    assert ids_of(index) == {"x", "y"}
+    assert found_ids(index, "walruses") == ["x"]
 
 
 # -- --update --------------------------------------------------------------------------------
@@ -314,8 +318,8 @@ def test_update_adds_changes_and_removes(tmp_path):
     index = tmp_path / "index"
     first = run_cli("index", src, "--index", index)
     assert first.returncode == 0, first.stderr
-    assert doc_ids(index) == {"a", "wires/2020/B", "c"}
-    assert view_of(index).completions("zanz", 5) == ["zanzibarite"]
+    assert ids_of(index) == {"a", "wires/2020/B", "c"}
+    assert view_of(index).vocabulary().completions("zanz", 5) == ["zanzibarite"]
 
     write_article(src, "d.txt", "Delta headline", "Delta brings a deltaword.", date="2020-02-02")
     write_article(src, "wires/2020/B.txt", "Beta headline", "Beta now mentions a newword.")
@@ -327,36 +331,35 @@ def test_update_adds_changes_and_removes(tmp_path):
     assert s["mode"] == "update"
     assert (s["indexed"], s["updated"], s["removed"], s["unchanged"]) == (1, 1, 1, 1)
     assert (s["skipped"], s["documents"]) == (0, 3)
-    assert doc_ids(index) == {"a", "wires/2020/B", "d"}
-    assert search_ids(index, "oldword") == []
-    assert search_ids(index, "newword") == ["wires/2020/B"]
-    assert search_ids(index, "deltaword") == ["d"]
-    assert search_ids(index, "zanzibarite") == []
-    assert search_ids(index, "quokka") == ["a"]
+    assert ids_of(index) == {"a", "wires/2020/B", "d"}
+    assert found_ids(index, "oldword") == []
+    assert found_ids(index, "newword") == ["wires/2020/B"]
+    assert found_ids(index, "deltaword") == ["d"]
+    assert found_ids(index, "zanzibarite") == []
+    assert found_ids(index, "quokka") == ["a"]
     view = view_of(index)
     with pytest.raises(NotFound) as gone:
-        core.get_article(view, "c")
+        documents.get_article(view, "c")
     assert gone.value.status == 404
-    beta = core.get_article(view, "wires/2020/B")
+    beta = documents.get_article(view, "wires/2020/B")
     assert "newword" in beta.body and "oldword" not in beta.body
-    assert core.get_article(view, "d").date == "2020-02-02"
+    assert documents.get_article(view, "d").date == "2020-02-02"
     # The spelling vocabulary follows: words only in removed text are no longer offered.
-    assert view.completions("zanz", 5) == []
-    assert view.completions("oldw", 5) == []
-    assert view.completions("neww", 5) == ["newword"]
-    assert "deltaword" in view.completions("delt", 5)
-    assert view.completions("quok", 5) == ["quokka"]  # still in "a"
-    assert core.suggest(view, "zanz") == []
+    assert view.vocabulary().completions("zanz", 5) == []
+    assert view.vocabulary().completions("oldw", 5) == []
+    assert view.vocabulary().completions("neww", 5) == ["newword"]
+    assert "deltaword" in view.vocabulary().completions("delt", 5)
+    assert view.vocabulary().completions("quok", 5) == ["quokka"]  # still in "a"
+    assert spelling.suggest(view, "zanz") == []
     # An update ends where a full rebuild of the same files does: same articles, same words.
     rebuilt = tmp_path / "rebuilt"
     build(rebuilt, [src])
     fresh = view_of(rebuilt)
-    assert {i: core.get_article(fresh, i) for i in fresh.docnum} == {
-        i: core.get_article(view, i) for i in view.docnum}
-    assert read_vocabulary(current_generation(index)) == read_vocabulary(
-        current_generation(rebuilt))
+    assert {i: documents.get_article(fresh, i) for i in doc_ids(fresh)} == {
+        i: documents.get_article(view, i) for i in doc_ids(view)}
+    assert vocabulary_of(index) == vocabulary_of(rebuilt)
     everything = parse_search_args({"q": "", "per_page": "100"})
-    updated_doc, rebuilt_doc = (core.search(v, everything).to_dict() for v in (view, fresh))
+    updated_doc, rebuilt_doc = (search(v, everything).to_dict() for v in (view, fresh))
     for doc in (updated_doc, rebuilt_doc):
         doc.pop("took_ms")
         doc["hits"].sort(key=lambda h: h["id"])  # equal dates tie in index order
@@ -365,13 +368,13 @@ def test_update_adds_changes_and_removes(tmp_path):
 
 def test_update_without_changes_changes_nothing(seed_built):
     view = view_of(seed_built)
-    before = {i: core.get_article(view, i).to_dict() for i in SEED_IDS}
-    vocabulary = read_vocabulary(current_generation(seed_built))
-    hits = search_ids(seed_built, "sadr rally")
+    before = {i: documents.get_article(view, i).to_dict() for i in SEED_IDS}
+    vocabulary = vocabulary_of(seed_built)
+    hits = found_ids(seed_built, "sadr rally")
 
     served = os.readlink(seed_built / "current")
     for _ in range(2):
-        report = build(seed_built, [SEEDS], update=True)
+        report = build(seed_built, [SEEDS], update_only=True)
         assert report.mode == "update"
         assert (report.indexed, report.updated, report.removed, report.unchanged) == (0, 0, 0, 2)
         assert report.documents == 2
@@ -380,9 +383,9 @@ def test_update_without_changes_changes_nothing(seed_built):
         assert generations(seed_built) == [served]
 
     view = view_of(seed_built)
-    assert {i: core.get_article(view, i).to_dict() for i in SEED_IDS} == before
-    assert read_vocabulary(current_generation(seed_built)) == vocabulary
-    assert search_ids(seed_built, "sadr rally") == hits
+    assert {i: documents.get_article(view, i).to_dict() for i in SEED_IDS} == before
+    assert vocabulary_of(seed_built) == vocabulary
+    assert found_ids(seed_built, "sadr rally") == hits
 
 
 def test_update_of_an_empty_index_adds_the_articles(tmp_path):
@@ -392,13 +395,13 @@ def test_update_of_an_empty_index_adds_the_articles(tmp_path):
     result = run_cli("index", SEEDS, "--index", index, "--update")
     assert result.returncode == 0, result.stderr
     assert (summary(result)["indexed"], summary(result)["documents"]) == (2, 2)
-    assert doc_ids(index) == SEED_IDS
+    assert ids_of(index) == SEED_IDS
 
 
 def test_update_without_an_index_is_a_full_build(tmp_path):
-    report = build(tmp_path / "index", [SEEDS], update=True)
+    report = build(tmp_path / "index", [SEEDS], update_only=True)
     assert (report.mode, report.indexed, report.documents) == ("full", 2, 2)
-    assert doc_ids(tmp_path / "index") == SEED_IDS
+    assert ids_of(tmp_path / "index") == SEED_IDS
 
 
 def test_a_large_corpus_through_the_parallel_build_and_an_update(big_corpus, tmp_path):
@@ -424,23 +427,57 @@ def test_a_large_corpus_through_the_parallel_build_and_an_update(big_corpus, tmp
     assert (s["indexed"], s["skipped"], s["documents"]) == (BIG, 2, BIG)
     assert f"skipped {src / 'm-undated.txt'}: no date header" in full.stderr
     assert f"skipped {src / 'm-binary.txt'}: binary content" in full.stderr
-    assert search_ids(index, "marker10") == ["a00010"]
+    assert found_ids(index, "marker10") == ["a00010"]
 
     write_article(src, "a00010.txt", "Rewritten headline", "Now about parallelchanged things.")
     (src / "a00020.txt").unlink()
     write_article(src, "zz-new.txt", "New headline", "A brandnewarticle.")
-    report = build(index, [src], update=True)
+    report = build(index, [src], update_only=True)
 
     assert (report.indexed, report.updated, report.removed, report.unchanged) == (
         1, 1, 1, BIG - 2)
-    assert len(report.skipped) == 2
+    # The two bad files did not change, so the update does not read them again (see the
+    # --strict test below for what that misses).
     assert report.documents == BIG
-    assert doc_ids(index) == {f"a{i:05d}" for i in range(BIG)} - {"a00020"} | {"zz-new"}
-    assert search_ids(index, "marker10") == []
-    assert search_ids(index, "marker20") == []
-    assert search_ids(index, "parallelchanged") == ["a00010"]
-    assert search_ids(index, "brandnewarticle") == ["zz-new"]
-    assert search_ids(index, f"marker{BIG - 1}") == [f"a{BIG - 1:05d}"]
+    assert ids_of(index) == {f"a{i:05d}" for i in range(BIG)} - {"a00020"} | {"zz-new"}
+    assert found_ids(index, "marker10") == []
+    assert found_ids(index, "marker20") == []
+    assert found_ids(index, "parallelchanged") == ["a00010"]
+    assert found_ids(index, "brandnewarticle") == ["zz-new"]
+    assert found_ids(index, f"marker{BIG - 1}") == [f"a{BIG - 1:05d}"]
+
+
+def test_an_update_that_removes_an_article_is_served(seed_built, tmp_path):
+    """The smallest case of an update with a deletion (a changed article is one too)."""
+    src = shutil.copytree(SEEDS, tmp_path / "src")
+    (src / "003_3064415bd491f055.txt").unlink()
+    report = build(seed_built, [src], update_only=True, allow_shrink=True)
+    assert (report.removed, report.documents) == (1, 1)
+    assert ids_of(seed_built) == {"000_4db8953d65d6e437"}
+
+
+def test_update_strict_fails_while_a_skipped_file_is_still_there(tmp_path):
+    src = shutil.copytree(SEEDS, tmp_path / "src")
+    (src / "undated.txt").write_text("No date header in this one.\n")
+    index = tmp_path / "index"
+    assert run_cli("index", src, "--index", index).returncode == 0
+    write_article(src, "new.txt", "A new good one", "Good text.")
+    result = run_cli("index", src, "--index", index, "--update", "--strict")
+    assert result.returncode == 1
+    assert f"{src / 'undated.txt'}: no date header" in result.stderr
+
+
+def test_an_update_offers_the_same_completions_as_a_rebuild(tmp_path):
+    src = shutil.copytree(SEEDS, tmp_path / "src")
+    index, rebuilt = tmp_path / "index", tmp_path / "rebuilt"
+    build(index, [src])
+    write_article(src, "d.txt", "Delta headline", "Delta brings a deltaword.")
+    build(index, [src], update_only=True)
+    build(rebuilt, [src])
+    updated, fresh = view_of(index).vocabulary(), view_of(rebuilt).vocabulary()
+    assert dict(updated.phrase_counts()) == dict(fresh.phrase_counts())
+    assert spelling.suggest(view_of(index), "delta h") == spelling.suggest(
+        view_of(rebuilt), "delta h")
 
 
 def add_story_pairs(folder: Path, pairs: int) -> None:
@@ -459,14 +496,11 @@ def add_story_pairs(folder: Path, pairs: int) -> None:
 
 def scored(index: Path, q: str) -> dict[str, float]:
     sq = parse_search_args({"q": q, "per_page": "100", "collapse": "false"})
-    return {h.id: h.score for h in core.search(view_of(index), sq).hits}
+    return {h.id: h.score for h in search(view_of(index), sq).hits}
 
 
 def segments(index: Path) -> int:
-    from whoosh import index as whoosh_index
-
-    with whoosh_index.open_dir(str(current_generation(index))).reader() as reader:
-        return len(reader.leaf_readers())
+    return view_of(index).info().segments
 
 
 def test_the_parallel_build_indexes_and_groups_exactly_like_one_process(big_corpus, tmp_path):
@@ -478,9 +512,9 @@ def test_the_parallel_build_indexes_and_groups_exactly_like_one_process(big_corp
     build(one, [src], procs=1)
     build(two, [src], procs=2)
     assert [segments(one), segments(two)] == [1, 2]
-    stories = read_stories(current_generation(one))
+    stories = stories_of(one)
     assert {stories[f"story{p:02d}-1"] for p in range(8)} == {f"story{p:02d}-0" for p in range(8)}
-    assert read_stories(current_generation(two)) == stories
+    assert stories_of(two) == stories
     rng = random.Random(3)
     words = (src / "a00042.txt").read_text().split()[3:] + (src / "story03-0.txt").read_text(
         ).split()[3:]
@@ -491,66 +525,7 @@ def test_the_parallel_build_indexes_and_groups_exactly_like_one_process(big_corp
         got, want = scored(two, q), scored(one, q)
         assert got.keys() == want.keys() and got, q
         assert all(got[i] == pytest.approx(want[i], rel=1e-5) for i in want), q
-    assert read_vocabulary(current_generation(two)) == read_vocabulary(current_generation(one))
-
-
-def test_the_segment_writer_writes_the_postings_whoosh_would(big_corpus, tmp_path):
-    """The build writes segments with its own posting writer; Whoosh's own ``SegmentWriter``
-    given the same documents must produce the same terms, statistics and postings (several
-    posting blocks per common term, positions, facet and date terms included)."""
-    from whoosh import index as whoosh_index
-    from whoosh.codec.whoosh3 import W3Codec
-    from whoosh.writing import SegmentWriter
-
-    from searchsvc.articles import read_jsonl_file, read_text_file
-    from searchsvc.indexer import _FastSegmentWriter
-    from searchsvc.schema import build_schema, document
-
-    lines = [json.dumps({"id": f"j{i}", "date": f"1987-03-{i % 28 + 1:02d}",
-                         "title": f"Shares of maker{i % 7} rose",
-                         # longest first: a term's longest document is not in its last block
-                         "body": "shares rose, and rose " + "again " * ((300 - i) // 9)
-                         + f"in city{i % 5}",
-                         "topics": ["earn"] if i % 2 else ["acq", "earn"],
-                         "places": [f"place{i % 4}"]}) for i in range(300)]
-    jsonl = write_jsonl_lines(tmp_path / "more.jsonl", *lines)
-    articles = [a for a in read_jsonl_file(jsonl, 10**7)]
-    articles += [a for path in sorted(big_corpus.glob("*.txt"))[:400]
-                 for a in read_text_file(path, path.stem, 10**7)]
-    readers = {}
-    for name, make in (("fast", _FastSegmentWriter),
-                       ("whoosh", lambda ix: SegmentWriter(ix, codec=W3Codec(compression=0),
-                                                          compound=False))):
-        folder = tmp_path / name
-        folder.mkdir()
-        ix = whoosh_index.create_in(str(folder), build_schema())
-        writer = make(ix)
-        for article in articles:
-            writer.add_document(**document(article))
-        writer.commit()
-        readers[name] = whoosh_index.open_dir(str(folder)).reader()
-    try:
-        check_same_postings(readers["fast"], readers["whoosh"])
-    finally:
-        for reader in readers.values():
-            reader.close()
-
-
-def check_same_postings(fast, whoosh) -> None:
-    terms = list(whoosh.all_terms())
-    assert list(fast.all_terms()) == terms
-    multi_block = 0
-    for fieldname, text in terms:
-        a, b = fast.term_info(fieldname, text), whoosh.term_info(fieldname, text)
-        stats = ("_weight", "_df", "_minlength", "_maxlength", "_maxweight", "_minid", "_maxid")
-        assert [getattr(a, k) for k in stats] == [getattr(b, k) for k in stats], text
-        ma, mb = fast.postings(fieldname, text), whoosh.postings(fieldname, text)
-        assert list(ma.items_as("weight")) == list(mb.items_as("weight"))
-        if fieldname in ("title", "body"):
-            ma, mb = fast.postings(fieldname, text), whoosh.postings(fieldname, text)
-            assert list(ma.items_as("positions")) == list(mb.items_as("positions"))
-        multi_block += b.doc_frequency() > 128
-    assert multi_block >= 5
+    assert vocabulary_of(two) == vocabulary_of(one)
 
 
 # -- --strict --------------------------------------------------------------------------------
@@ -562,7 +537,7 @@ def test_strict_with_a_bad_file_fails_and_keeps_the_index(seed_built, tmp_path, 
     write_article(src, "new.txt", "A new good one", "Good text.")
     (src / "undated.txt").write_text("No date header in this one.\n")
     before = served(seed_built)
-    gens = generations(seed_built)
+    kept = generations(seed_built)
 
     result = run_cli("index", src, "--index", seed_built, "--strict",
                      *(["--update"] if update else []))
@@ -571,7 +546,7 @@ def test_strict_with_a_bad_file_fails_and_keeps_the_index(seed_built, tmp_path, 
     assert f"{src / 'undated.txt'}: no date header" in result.stderr
     assert "Traceback" not in result.stderr
     assert served(seed_built) == before
-    assert generations(seed_built) == gens
+    assert generations(seed_built) == kept
 
 
 def test_strict_builds_when_nothing_is_skipped(tmp_path):
@@ -585,31 +560,49 @@ def test_strict_builds_when_nothing_is_skipped(tmp_path):
     assert result.returncode == 0, result.stderr
     assert summary(result)["warnings"] == 2
     assert "duplicate id 'dup'" in result.stderr
-    assert doc_ids(index) == SEED_IDS | {"cp1252", "dup"}
-    assert search_ids(index, "second") == ["dup"]
+    assert ids_of(index) == SEED_IDS | {"cp1252", "dup"}
+    assert found_ids(index, "second") == ["dup"]
 
 
 # -- the build lock ------------------------------------------------------------------------------
 
 
-def test_a_second_build_fails_fast_while_another_holds_the_lock(seed_built):
+def test_a_second_full_build_fails_fast_while_another_holds_the_lock(seed_built):
     before = served(seed_built)
-    with BuildLock(seed_built):
+    with Lock(seed_built, BUILD_LOCK, what="another full build"):
         # If the command waited for the lock it would hang here (the lock is never released
         # while it runs) and the subprocess timeout would fail the test.
         result = run_cli("index", SEEDS, "--index", seed_built)
-        update = run_cli("index", SEEDS, "--index", seed_built, "--update")
-        with pytest.raises(LockedError, match="another build"):
+        with pytest.raises(LockedError, match="another full build"):
             build(seed_built, [SEEDS])
-    for r in (result, update):
-        assert r.returncode == 1
-        assert "another build" in r.stderr
-        assert f"pid {os.getpid()}" in r.stderr  # who holds it
-        assert "Traceback" not in r.stderr
+        # An update only waits for the short publishing step (``.lock``): a running full
+        # build does not hold it up (changed by the restructure: updates used to fail too).
+        update = run_cli("index", SEEDS, "--index", seed_built, "--update")
+        assert update.returncode == 0, update.stderr
+    assert result.returncode == 1
+    assert "another full build" in result.stderr
+    assert f"pid {os.getpid()}" in result.stderr  # who holds it
+    assert "Traceback" not in result.stderr
     assert served(seed_built) == before
 
     after = run_cli("index", SEEDS, "--index", seed_built)
     assert after.returncode == 0, after.stderr
+
+
+def test_a_full_build_publishes_under_the_write_lock_and_waits_for_it(seed_built):
+    """Publishing (a full build's last step, an update, an ingest, a rollback) takes ``.lock``;
+    a build that finds it held waits for it rather than failing."""
+    before = served(seed_built)
+    holder = Lock(seed_built, WRITE_LOCK, what="an update")
+    holder.__enter__()
+    released = threading.Timer(1.0, holder.__exit__, args=(None, None, None))
+    released.start()
+    try:
+        report = build(seed_built, [SEEDS])
+    finally:
+        released.join()
+    assert report.generation != before[0]
+    assert served(seed_built) == (report.generation, SEED_IDS)
 
 
 # -- a killed build ------------------------------------------------------------------------------
@@ -660,7 +653,7 @@ def wait_for_lock(index: Path) -> None:
     deadline = time.monotonic() + HANG_GUARD
     while True:
         try:
-            with BuildLock(index):
+            with Lock(index, BUILD_LOCK), Lock(index, WRITE_LOCK):
                 return
         except LockedError:
             assert time.monotonic() < deadline, "the killed build's lock was never released"
@@ -678,8 +671,8 @@ def test_a_build_killed_midway_leaves_the_old_index_and_the_next_build_recovers(
     assert list(index.glob("gen-*.tmp")), "the killed build left no .tmp folder to clean up"
     assert served(index) == before
     view = view_of(index)
-    assert view.doc_count == 2
-    assert core.search(view, parse_search_args({"q": "sadr"})).total == 2
+    assert view.info().documents == 2
+    assert search(view, parse_search_args({"q": "sadr"})).total == 2
 
     # the same build again, at once: no stale lock, and the leftover is cleaned up
     result = run_cli("index", big_corpus, "--index", index)
@@ -687,7 +680,7 @@ def test_a_build_killed_midway_leaves_the_old_index_and_the_next_build_recovers(
     assert "another build" not in result.stderr
     assert summary(result)["documents"] == BIG
     assert not list(index.glob("gen-*.tmp"))
-    assert search_ids(index, "marker1234") == ["a01234"]
+    assert found_ids(index, "marker1234") == ["a01234"]
 
 
 def test_killing_only_the_build_command_does_not_leave_its_workers_holding_the_lock(
@@ -704,7 +697,7 @@ def test_killing_only_the_build_command_does_not_leave_its_workers_holding_the_l
     result = run_cli("index", SEEDS, "--index", index)
     assert result.returncode == 0, result.stderr
     assert not list(index.glob("gen-*.tmp"))
-    assert doc_ids(index) == SEED_IDS
+    assert ids_of(index) == SEED_IDS
 
 
 # -- unwritable targets ----------------------------------------------------------------------
@@ -778,24 +771,61 @@ def test_old_generations_are_pruned_and_current_is_always_complete(tmp_path):
     try:
         for n in range(6):
             write_article(src, f"extra{n}.txt", f"Extra {n}", f"Extra article number{n}.")
-            report = build(index, [src], update=n % 2 == 1)
-            gens = generations(index)
-            assert not any(g.endswith(".tmp") for g in gens)
+            report = build(index, [src], update_only=n % 2 == 1)
+            kept = generations(index)
+            assert not any(g.endswith(".tmp") for g in kept)
             assert os.readlink(link) == report.generation
-            assert report.generation in gens and len(gens) <= 3
-            assert gens[-1] == report.generation  # the newest ones are the ones kept
-            assert read_build_info(index / report.generation)["documents"] == 3 + n
-            assert view_of(index).doc_count == 3 + n
+            assert report.generation in kept and len(kept) <= 3
+            assert kept[-1] == report.generation  # the newest ones are the ones kept
+            assert record_of(index, report.generation)["documents"] == 3 + n
+            assert view_of(index).info().documents == 3 + n
             if n == 1:
                 # a searcher opened two builds ago can still finish its work
-                assert core.search(old_view, parse_search_args({"q": "sadr"})).total == 2
-                assert core.get_article(old_view, "000_4db8953d65d6e437").title
+                assert search(old_view, parse_search_args({"q": "sadr"})).total == 2
+                assert documents.get_article(old_view, "000_4db8953d65d6e437").title
     finally:
         stop.set()
         watcher.join()
     assert problems == []
     assert len(seen) >= 1
     assert len(generations(index)) == 3
+
+
+def test_a_search_on_a_generation_pruned_meanwhile_still_finishes(tmp_path):
+    src = shutil.copytree(SEEDS, tmp_path / "src")
+    index = tmp_path / "index"
+    build(index, [src])
+    old = view_of(index)  # a request in flight on the first generation
+    for n in range(3):  # three more generations: the first is pruned (two are kept)
+        write_article(src, f"extra{n}.txt", f"Extra {n}", f"Extra article number{n}.")
+        build(index, [src], update_only=True)
+    assert old.generation not in generations(index)
+    assert search(old, parse_search_args({"q": "sadr rally"})).total == 2
+    assert documents.stats(old)["documents"] == 2
+
+
+def test_many_small_updates_are_merged_and_nothing_is_lost(tmp_path):
+    """Each update writes a segment; once enough small ones pile up they are merged (rewritten
+    from their stored articles): every article stays searchable, with its facets and story."""
+    from searchsvc.engines.whoosh.engine import MERGE_FACTOR
+
+    src = tmp_path / "src"
+    write_article(src, "base.txt", "Base", "The base article.")
+    index = tmp_path / "index"
+    build(index, [src])
+    for n in range(MERGE_FACTOR + 1):
+        (src / f"u{n}.jsonl").write_text(json.dumps(
+            {"id": f"u{n}", "date": f"2020-02-{n + 1:02d}", "title": f"Update {n}",
+             "body": f"Update number{n} about walruses.", "topics": [f"t{n}"]}) + "\n")
+        build(index, [src], update_only=True)
+    snap = view_of(index)
+    assert snap.info().segments < MERGE_FACTOR + 2
+    assert doc_ids(snap) == {"base"} | {f"u{n}" for n in range(MERGE_FACTOR + 1)}
+    assert len(found_ids(index, "walruses")) == MERGE_FACTOR + 1
+    for n in range(MERGE_FACTOR + 1):
+        assert found_ids(index, f"number{n}") == [f"u{n}"]
+        assert found_ids(index, "", topics=f"t{n}") == [f"u{n}"]
+        assert documents.get_article(snap, f"u{n}").date == f"2020-02-{n + 1:02d}"
 
 
 def test_build_error_leaves_no_temporary_generation(seed_built, tmp_path):
@@ -806,6 +836,246 @@ def test_build_error_leaves_no_temporary_generation(seed_built, tmp_path):
         build(seed_built, [src], strict=True)
     assert not list(seed_built.glob("gen-*.tmp"))
     assert served(seed_built) == before
+
+
+# -- the safety rail: a build that would empty or halve the served index ------------------------
+# New with the restructure (contract §5): refused (exit 1, nothing changed) unless
+# --allow-shrink.
+
+
+@pytest.mark.parametrize("source", ["empty", "notes"])
+def test_a_full_build_from_a_folder_without_articles_is_refused(seed_built, tmp_path, source):
+    folder = tmp_path / source
+    folder.mkdir()
+    if source == "notes":
+        (folder / "README.md").write_text("not an article\n")
+    before = served(seed_built)
+    result = run_cli("index", folder, "--index", seed_built)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    assert "no articles" in result.stderr and "--allow-shrink" in result.stderr
+    assert served(seed_built) == before
+    with pytest.raises(ShrinkRefused):
+        build(seed_built, [folder])
+    assert served(seed_built) == before
+
+    allowed = run_cli("index", folder, "--index", seed_built, "--allow-shrink")
+    assert allowed.returncode == 0, allowed.stderr
+    assert summary(allowed)["documents"] == 0
+    assert ids_of(seed_built) == set()
+
+
+def test_a_full_build_of_fewer_than_half_the_articles_is_refused(tmp_path):
+    src = tmp_path / "src"
+    for i in range(5):
+        write_article(src, f"a{i}.txt", f"Headline {i}", f"Article number{i}.")
+    index = tmp_path / "index"
+    assert run_cli("index", src, "--index", index).returncode == 0
+    before = served(index)
+    few = tmp_path / "few"
+    for i in range(2):
+        write_article(few, f"b{i}.txt", f"Other {i}", f"Other article {i}.")
+    result = run_cli("index", few, "--index", index)
+    assert result.returncode == 1
+    assert "fewer than half" in result.stderr and "--allow-shrink" in result.stderr
+    assert served(index) == before
+    for i in range(3):  # three of five: not fewer than half
+        write_article(few, f"c{i}.txt", f"More {i}", f"More article {i}.")
+    result = run_cli("index", few, "--index", index)
+    assert result.returncode == 0, result.stderr
+    assert summary(result)["documents"] == 5
+
+
+def test_an_update_that_would_remove_more_than_half_is_refused(tmp_path):
+    src = tmp_path / "src"
+    for i in range(4):
+        write_article(src, f"a{i}.txt", f"Headline {i}", f"Article number{i}.")
+    index = tmp_path / "index"
+    build(index, [src])
+    before = served(index)
+    for i in range(3):
+        (src / f"a{i}.txt").unlink()
+    with pytest.raises(ShrinkRefused):
+        build(index, [src], update_only=True)
+    result = run_cli("index", src, "--index", index, "--update")
+    assert result.returncode == 1 and "fewer than half" in result.stderr
+    assert served(index) == before
+
+
+def test_an_update_that_removes_more_than_half_is_applied_with_allow_shrink(tmp_path):
+    src = tmp_path / "src"
+    for i in range(4):
+        write_article(src, f"a{i}.txt", f"Headline {i}", f"Article number{i}.")
+    index = tmp_path / "index"
+    build(index, [src])
+    for i in range(3):
+        (src / f"a{i}.txt").unlink()
+    result = run_cli("index", src, "--index", index, "--update", "--allow-shrink")
+    assert result.returncode == 0, result.stderr
+    assert ids_of(index) == {"a3"}
+
+
+def test_the_first_build_of_an_empty_folder_is_not_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    report = build(tmp_path / "index", [tmp_path / "empty"])
+    assert report.documents == 0
+
+
+# -- --update without a source, --watch ----------------------------------------------------------
+
+
+def test_update_without_a_source_reads_the_sources_the_index_records(tmp_path):
+    src = shutil.copytree(SEEDS, tmp_path / "src")
+    index = tmp_path / "index"
+    assert run_cli("index", src, "--index", index).returncode == 0
+    write_article(src, "new.txt", "A new one", "Mentions a capybara.")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run_cli("index", "--update", "--index", index, cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert "using the sources recorded in the index" in result.stderr and str(src) in result.stderr
+    assert summary(result)["indexed"] == 1
+    assert found_ids(index, "capybara") == ["new"]
+
+
+def test_update_without_a_source_or_an_index_is_a_usage_error(tmp_path):
+    result = run_cli("index", "--update", "--index", tmp_path / "index")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_watch_applies_changes_as_they_come(tmp_path):
+    src = shutil.copytree(SEEDS, tmp_path / "src")
+    index = tmp_path / "index"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "searchsvc", "index", str(src), "--index", str(index), "--watch",
+         "--watch-seconds", "0.2"], env=clean_env(), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (index / "current").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        first = os.readlink(index / "current")
+        write_article(src, "late.txt", "A late one", "Mentions an okapi.")
+        while os.readlink(index / "current") == first:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        assert found_ids(index, "okapi") == ["late"]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "watching for changes" in err and "Traceback" not in err
+    summaries = [SUMMARY.match(line).groupdict() for line in out.strip().splitlines()]
+    assert summaries[0]["mode"] == "full" and summaries[0]["documents"] == "2"
+    assert {m["mode"] for m in summaries[1:]} == {"update"}  # one per look, changes or not
+    assert [m["indexed"] for m in summaries[1:] if m["indexed"] != "0"] == ["1"]
+
+
+# -- generations and rollback (contract §5) ------------------------------------------------------
+
+
+def _three_generations(tmp_path: Path) -> tuple[Path, list[str]]:
+    src = shutil.copytree(SEEDS, tmp_path / "src")
+    index = tmp_path / "index"
+    made = []
+    for n in range(3):
+        write_article(src, f"extra{n}.txt", f"Extra {n}", f"Extra article word{n}.")
+        made.append(build(index, [src]).generation)
+    return index, made
+
+
+def test_generations_lists_the_kept_ones_with_the_current_one_marked(tmp_path):
+    index, made = _three_generations(tmp_path)
+    result = run_cli("generations", "--index", index, "--json")
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout)
+    assert [g["id"] for g in listed] == made
+    assert [g["current"] for g in listed] == [False, False, True]
+    assert [g["documents"] for g in listed] == [3, 4, 5]
+    assert all(g["built_at"] and g["mode"] == "full" and g["skipped"] == 0 for g in listed)
+    assert all(g["sources"] == [str(tmp_path / "src")] for g in listed)
+    text = run_cli("generations", "--index", index).stdout.splitlines()
+    assert [line[:1] for line in text] == [" ", " ", "*"]
+    assert all(g in line for g, line in zip(made, text, strict=True))
+
+
+def test_rollback_makes_the_previous_generation_current(tmp_path):
+    index, made = _three_generations(tmp_path)
+    result = run_cli("rollback", "--index", index)
+    assert result.returncode == 0, result.stderr
+    assert made[1] in result.stdout
+    assert os.readlink(index / "current") == made[1]
+    assert found_ids(index, "word2") == []
+    assert found_ids(index, "word1") == ["extra1"]
+    again = run_cli("rollback", "--index", index)
+    assert again.returncode == 0 and os.readlink(index / "current") == made[0]
+    none_left = run_cli("rollback", "--index", index)
+    assert none_left.returncode == 1
+    assert none_left.stderr.startswith("error: ") and "Traceback" not in none_left.stderr
+    assert os.readlink(index / "current") == made[0]
+
+
+def test_rollback_to_a_named_generation_and_to_an_unknown_one(tmp_path):
+    index, made = _three_generations(tmp_path)
+    named = run_cli("rollback", made[0], "--index", index)
+    assert named.returncode == 0, named.stderr
+    assert os.readlink(index / "current") == made[0]
+    assert run_cli("rollback", made[2], "--index", index).returncode == 0
+    assert os.readlink(index / "current") == made[2]
+    unknown = run_cli("rollback", "gen-nope", "--index", index)
+    assert unknown.returncode == 2 and "gen-nope" in unknown.stderr
+    assert os.readlink(index / "current") == made[2]
+
+
+def test_rollback_of_an_index_with_one_generation_fails(seed_built):
+    before = served(seed_built)
+    result = run_cli("rollback", "--index", seed_built)
+    assert result.returncode == 1 and result.stderr.startswith("error: ")
+    assert served(seed_built) == before
+
+
+# -- build records --------------------------------------------------------------------------------
+
+
+def test_the_generation_keeps_the_summary_and_the_problems_of_its_build(tmp_path):
+    src = shutil.copytree(SEEDS, tmp_path / "src")
+    (src / "undated.txt").write_text("No date header.\n")
+    index = tmp_path / "index"
+    report = build(index, [src])
+    record = record_of(index)
+    # Changed by the restructure: build.json has the build's summary and problems.
+    assert record["summary"]["indexed"] == 2 and record["summary"]["skipped"] == 1
+    assert [(p["path"], p["reason"], p["skipped"]) for p in record["problems"]] == [
+        (str(src / "undated.txt"), "no date header (expected the word 'date' or 'date:' "
+         "followed by a date)", True)]
+    assert record["documents"] == 2 and record["mode"] == "full"
+    assert records.read(index, report.build_id)["generation"] == report.generation
+
+
+def test_the_summary_a_generation_keeps_names_it(seed_built):
+    assert record_of(seed_built)["summary"]["generation"] == os.readlink(seed_built / "current")
+
+
+def test_every_build_leaves_a_record(tmp_path):
+    src = shutil.copytree(SEEDS, tmp_path / "src")
+    index = tmp_path / "index"
+    full = build(index, [src])
+    write_article(src, "new.txt", "New", "New article.")
+    update = build(index, [src], update_only=True)
+    assert records.read(index, full.build_id)["state"] == "done"
+    last = records.last(index)
+    assert last["id"] == update.build_id and last["mode"] == "update"
+    assert last["summary"]["indexed"] == 1 and last["generation"] == update.generation
+    (src / "bad.txt").write_text("bad\n")
+    with pytest.raises(BuildError):
+        build(index, [src], strict=True)
+    failed = records.last(index)
+    assert failed["state"] == "failed" and failed["error"] and failed["generation"] is None
 
 
 # -- Reuters ---------------------------------------------------------------------------------
@@ -829,17 +1099,17 @@ def test_reuters_text_files(tmp_path):
     s = summary(result)
     assert (s["indexed"], s["skipped"], s["documents"]) == (REUTERS_DOCS, 0, REUTERS_DOCS)
     print(f"Reuters text files: built in {s['seconds']} s")  # informational (-rP / -s)
-    stats = core.stats(view_of(index))
+    stats = documents.stats(view_of(index))
     assert stats["documents"] == REUTERS_DOCS
     assert stats["date_range"] == REUTERS_RANGE
-    assert search_ids(index, "peanuts ccc acceptable bids")[0] == "06721_reuters6756"
+    assert found_ids(index, "peanuts ccc acceptable bids")[0] == "06721_reuters6756"
 
 
 @pytest.mark.reuters
 def test_reuters_jsonl(reuters_index):
-    seconds = read_build_info(current_generation(reuters_index))["seconds"]
+    seconds = record_of(reuters_index)["seconds"]
     print(f"Reuters JSONL: built in {seconds} s")  # informational (-rP / -s)
-    stats = core.stats(view_of(reuters_index))
+    stats = documents.stats(view_of(reuters_index))
     assert stats["documents"] == REUTERS_DOCS
     assert stats["date_range"] == REUTERS_RANGE
     assert stats["undated"] == 0
@@ -847,4 +1117,4 @@ def test_reuters_jsonl(reuters_index):
     assert "earn" in top["topics"]
     assert "usa" in top["places"]
     assert top["people"] and top["orgs"]
-    assert search_ids(reuters_index, "cocoa", topics="cocoa")
+    assert found_ids(reuters_index, "cocoa", topics="cocoa")

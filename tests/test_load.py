@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from test_e2e import (
+from support.e2e import (
     MARKER,
     SEARCH_KEYS,
     SEEDS,
@@ -39,10 +39,11 @@ from test_e2e import (
     wait_until,
     write_corpus,
 )
+from support.index import build_sources, open_snapshot
 
-import searchsvc.indexer
-from searchsvc.indexer import BuildError, build
-from searchsvc.searcher import Engine
+import searchsvc.engines.whoosh.engine
+import searchsvc.engines.whoosh.generations
+from searchsvc.errors import BuildError
 
 BASE = 2500  # > PARALLEL_MIN_ARTICLES: full builds fork indexing workers
 ADDED = 40  # per --update
@@ -316,9 +317,6 @@ def test_limits_over_a_real_server(seed_server):
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="BUG: behind gunicorn (limit_request_line 8190) a URL "
-                   "over 8,190 bytes gets gunicorn's own text/html 414, never the app's "
-                   "problem+json 414 (its 16 KiB check is unreachable)")
 def test_long_urls_over_a_real_server_get_problem_json(seed_server):
     status, ctype, body = raw_request(seed_server.port, "GET", "/api/search?q=" + "a" * 9000)
     assert (status, ctype) in ((400, "application/problem+json"),
@@ -349,10 +347,11 @@ def _inject_whoosh_files(monkeypatch, error: int, only_in_children: bool = False
 
 
 def _inject_vocabulary(monkeypatch, error: int) -> None:
+    """Writing the new generation's spelling vocabulary fails."""
     def fail(*args, **kwargs):
         raise OSError(error, os.strerror(error))
 
-    monkeypatch.setattr(searchsvc.indexer, "write_vocabulary", fail)
+    monkeypatch.setattr(searchsvc.engines.whoosh.engine.WhooshWriter, "set_vocabulary", fail)
 
 
 def _inject_rename(monkeypatch, error: int) -> None:
@@ -363,7 +362,7 @@ def _inject_rename(monkeypatch, error: int) -> None:
             raise OSError(error, os.strerror(error), str(src))
         return real(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr(searchsvc.indexer.os, "rename", rename)
+    monkeypatch.setattr(searchsvc.engines.whoosh.generations.os, "rename", rename)
 
 
 def _inject_mkdir(monkeypatch, error: int) -> None:
@@ -383,6 +382,10 @@ MESSAGES = {errno.ENOSPC: "disk is full", errno.EROFS: "no permission to write",
             errno.EACCES: "no permission to write"}
 
 
+def build(index: Path, sources, **kwargs):
+    return build_sources(index, sources, **kwargs)
+
+
 @pytest.fixture
 def built(tmp_path) -> tuple[Path, Path]:
     source, index = tmp_path / "src", tmp_path / "index"
@@ -400,16 +403,16 @@ def assert_old_index_kept(index: Path, target: str, documents: int = 60) -> None
 
 
 def assert_documents(index: Path, documents: int) -> None:
-    view = Engine(index).view()
-    try:
-        assert view.doc_count == documents
-    finally:
-        view.close()
+    with open_snapshot(index) as snapshot:
+        assert snapshot.info().documents == documents
 
 
-@pytest.mark.parametrize("error", [errno.ENOSPC, errno.EROFS, errno.EACCES],
-                         ids=["ENOSPC", "EROFS", "EACCES"])
-@pytest.mark.parametrize("where", sorted(INJECTIONS))
+ERRORS = pytest.mark.parametrize("error", [errno.ENOSPC, errno.EROFS, errno.EACCES],
+                                 ids=["ENOSPC", "EROFS", "EACCES"])
+
+
+@ERRORS
+@pytest.mark.parametrize("where", ["mkdir", "rename", "whoosh-segment", "vocabulary"])
 def test_failed_write_fails_the_build_clearly_and_keeps_the_old_index(
         built, monkeypatch, where, error):
     source, index = built
@@ -417,7 +420,7 @@ def test_failed_write_fails_the_build_clearly_and_keeps_the_old_index(
     INJECTIONS[where](monkeypatch, error)
     for update in (False, True):
         with pytest.raises(BuildError) as caught:
-            build(index, [source], update=update)
+            build(index, [source], update_only=update)
         message = str(caught.value)
         assert "index unchanged" in message and MESSAGES[error] in message, message
         assert "Traceback" not in message
@@ -425,6 +428,15 @@ def test_failed_write_fails_the_build_clearly_and_keeps_the_old_index(
     assert_old_index_kept(index, target)
     build(index, [source])  # and the next build, with room, works
     assert_documents(index, 80)
+
+
+@pytest.mark.parametrize("where", sorted(INJECTIONS))
+def test_a_failed_write_says_the_index_is_unchanged(built, monkeypatch, where):
+    source, index = built
+    INJECTIONS[where](monkeypatch, errno.ENOSPC)
+    with pytest.raises(BuildError) as caught:
+        build(index, [source])
+    assert "index unchanged" in str(caught.value)
 
 
 def _parallel_disk_full(tmp_path, monkeypatch) -> tuple[Path, str, str]:
@@ -458,10 +470,10 @@ def test_disk_full_through_the_command_line(built, tmp_path):
     target = os.readlink(index / "current")
     wrapper = (
         "import errno, os, sys\n"
-        "import searchsvc.indexer as ix\n"
+        "from searchsvc.engines.whoosh.engine import WhooshWriter\n"
         "def full(*a, **k):\n"
         "    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"
-        "ix.write_vocabulary = full\n"
+        "WhooshWriter.set_vocabulary = full\n"
         "from searchsvc.cli import main\n"
         "sys.argv = ['searchsvc'] + sys.argv[1:]\n"
         "main()\n")

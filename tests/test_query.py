@@ -12,8 +12,8 @@ import datetime as dt
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from searchsvc.core.params import SearchQuery, parse_search_args
 from searchsvc.errors import InvalidParameter
-from searchsvc.query import SearchQuery, parse_search_args
 
 DAY = dt.date(2020, 1, 24)
 
@@ -122,10 +122,30 @@ def test_from_and_to_accept_any_complete_date_dateutil_reads(spelling):
 
 
 @pytest.mark.parametrize("name", ["from", "to"])
-@pytest.mark.parametrize("value", ["notadate", "2020-13-45", "2020-02-30", "January 2020",
-                                   "yesterday-ish"])
-def test_unreadable_or_incomplete_dates_are_a_400_naming_the_parameter(name, value):
+@pytest.mark.parametrize("value", ["notadate", "2020-13-45", "2020-02-30", "2020-13",
+                                   "yesterday-ish", "March"])
+def test_unreadable_dates_are_a_400_naming_the_parameter(name, value):
     assert name in bad({name: value}).detail
+
+
+# Changed by the restructure: a month or a year is a period now, no longer an "incomplete
+# date" (a 400). ``from`` starts on its first day and ``to`` ends on its last.
+@pytest.mark.parametrize("value, first, last", [
+    ("1987-03", dt.date(1987, 3, 1), dt.date(1987, 3, 31)),
+    ("January 2020", dt.date(2020, 1, 1), dt.date(2020, 1, 31)),
+    ("2020-02", dt.date(2020, 2, 1), dt.date(2020, 2, 29)),
+    ("1987", dt.date(1987, 1, 1), dt.date(1987, 12, 31)),
+])
+def test_a_month_or_a_year_is_the_whole_period(value, first, last):
+    sq = parse_search_args({"from": value, "to": value})
+    assert (sq.date_from, sq.date_to) == (first, last)
+    assert sq.echo()["from"] == first.isoformat() and sq.echo()["to"] == last.isoformat()
+
+
+def test_from_a_month_to_an_earlier_month_is_a_400():
+    bad({"from": "1987-04", "to": "1987-03"})
+    assert parse_search_args({"from": "1987-03", "to": "1987-03-31"}).date_to == dt.date(
+        1987, 3, 31)
 
 
 def test_from_after_to_is_a_400():
@@ -227,3 +247,17 @@ def test_nul_character_in_query_is_a_400():
 
 def test_a_zero_half_life_turns_recency_off():
     assert parse_search_args({"q": "oil", "recency": "0d"}).recency_days is None
+
+
+# -- facet size -------------------------------------------------------------------------------
+
+
+def test_facet_size_defaults_to_20_and_is_read_within_1_to_1000():
+    assert parse_search_args({}).facet_size == 20
+    assert parse_search_args({"facet_size": "1000"}).facet_size == 1000
+    assert parse_search_args({"facet_size": " 3 "}).facet_size == 3
+
+
+@pytest.mark.parametrize("value", ["0", "1001", "many", "-5"])
+def test_facet_size_out_of_range_is_a_400(value):
+    assert "facet_size" in bad({"facet_size": value}).detail

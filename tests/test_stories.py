@@ -1,23 +1,25 @@
-"""Story clustering (``searchsvc.stories``) on its own: the seeds are one story, unrelated news
-is not, and term counts gathered by separate build workers and merged cluster exactly like
-counts gathered in one process."""
+"""Story clustering (``searchsvc.ingest.stories``) on its own: the seeds are one story,
+unrelated news is not, and term counts gathered by separate build workers and merged cluster
+exactly like counts gathered in one process."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
-from conftest import SEEDS
+from support.paths import SEEDS
 
-from searchsvc.articles import read_text_file
-from searchsvc.indexer import _doc_terms
-from searchsvc.stories import DocTerms, TermTable, cluster, similarity
+from searchsvc.ingest.prepare import index_article, story_terms
+from searchsvc.ingest.readers import read_text_file
+from searchsvc.ingest.stories import DocTerms, TermTable, cluster, similarity
 
 
 def seed_terms() -> list[DocTerms]:
+    """The seeds' term counts as a build gathers them (the shared analysis, made once)."""
     articles = [a for path in sorted(SEEDS.glob("*.txt"))
                 for a in read_text_file(path, path.stem, 10**7)]
-    return [_doc_terms(a.id, a.date, a.title, a.body) for a in articles]
+    return [DocTerms(a.id, a.date.toordinal(), story_terms(index_article(a, a.path)))
+            for a in articles]
 
 
 def counts_of(table: TermTable) -> dict[str, dict[str, int]]:

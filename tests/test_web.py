@@ -3,18 +3,14 @@ pagination, facets, and a strict CSP with no inline script or style."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import make_client
+from support.paths import SADR_1 as SADR_A
+from support.paths import SADR_2 as SADR_B
 
-from searchsvc.errors import IndexUnavailable
-
-SADR_A = "000_4db8953d65d6e437"
-SADR_B = "003_3064415bd491f055"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
 
@@ -89,31 +85,10 @@ def query(url: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(url).query)
 
 
-def _closing(client):
-    yield client
-    # Close the index the app opened (in this thread), so no file is left to the GC.
-    with contextlib.suppress(IndexUnavailable):
-        client.application.extensions["searchsvc"].view().close()
-
-
 @pytest.fixture
-def client(seed_index):
-    """The seed index (as in conftest, but closed afterwards)."""
-    yield from _closing(make_client(seed_index))
-
-
-@pytest.fixture
-def client_for(make_index):
-    """A client over a fresh index of the given records, closed afterwards."""
-    made = []
-
-    def _client_for(records: list[dict]):
-        made.append(_closing(make_client(make_index(records))))
-        return next(made[-1])
-
-    yield _client_for
-    for gen in made:
-        next(gen, None)
+def client_for(make_index, app_for):
+    """A client over a fresh index of the given records (its engine closed afterwards)."""
+    return lambda records: app_for(make_index(records))
 
 
 @pytest.fixture

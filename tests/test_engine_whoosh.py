@@ -1,0 +1,145 @@
+"""The embedded engine's own parts (``searchsvc.engines.whoosh``): what no other engine has, so
+these tests are not run per engine. The segment writer writes what Whoosh's own writer would;
+a generation that cannot be opened leaves nothing open.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+from support.index import build_index, build_sources, doc_ids, open_engine, open_snapshot
+from support.paths import SEEDS
+from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.writing import SegmentWriter
+
+from searchsvc.engines.whoosh import generations as gens
+from searchsvc.engines.whoosh.schema import build_schema, document
+from searchsvc.errors import IndexUnavailable
+from searchsvc.ingest.prepare import index_article
+from searchsvc.ingest.readers import read_jsonl_file, read_text_file
+
+
+def _source(tmp_path: Path) -> Path:
+    """300 JSONL articles (facets, dates, long bodies: several posting blocks per common term)
+    and the seeds' text, in one file."""
+    records = [{"id": f"j{i}", "date": f"1987-03-{i % 28 + 1:02d}",
+                "title": f"Shares of maker{i % 7} rose",
+                # longest first: a term's longest document is not in its last block
+                "body": "shares rose, and rose " + "again " * ((300 - i) // 9)
+                + f"in city{i % 5}; the U.S. share of 1,000 didn't fall",
+                "topics": ["earn"] if i % 2 else ["acq", "earn"],
+                "places": [f"place{i % 4}"]} for i in range(300)]
+    for path in sorted(SEEDS.glob("*.txt")):
+        [article] = read_text_file(path, path.stem, 10**7)
+        records.append({"id": article.id, "date": article.date.isoformat(),
+                        "title": article.title, "body": article.body})
+    source = tmp_path / "articles.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return source
+
+
+def test_the_segment_writer_writes_the_postings_whoosh_would(tmp_path):
+    """A build writes its segments with its own writer (``FastSegmentWriter``: array records
+    for the text fields, W3 blocks for the others), from the analysis the ingest made once.
+    Read through Whoosh's own reader, they must hold what Whoosh's ``SegmentWriter`` writes
+    for the same documents analysed by the schema's analyzer: the same terms, statistics,
+    weights and positions."""
+    source = _source(tmp_path)
+    build_sources(tmp_path / "index", [source], procs=1)
+    articles = [index_article(a, a.path) for a in read_jsonl_file(source, 10**7)]
+    folder = tmp_path / "whoosh"
+    folder.mkdir()
+    ix = whoosh_index.create_in(str(folder), build_schema())
+    writer = SegmentWriter(ix, codec=W3Codec(compression=0), compound=False)
+    for article in articles:
+        writer.add_document(**document(article))
+    writer.commit()
+    fast = whoosh_index.open_dir(str(gens.current_generation(tmp_path / "index"))).reader()
+    whoosh = whoosh_index.open_dir(str(folder)).reader()
+    try:
+        assert [fast.stored_fields(d)["id"] for d in range(fast.doc_count_all())] == [
+            a.id for a in articles]  # the same document numbers
+        check_same_postings(fast, whoosh)
+    finally:
+        fast.close()
+        whoosh.close()
+
+
+def check_same_postings(fast, whoosh) -> None:
+    terms = list(whoosh.all_terms())
+    assert list(fast.all_terms()) == terms
+    assert ("body", b"us") in terms and ("body", b"1000") in terms and ("body", b"the") in terms
+    multi_block = 0
+    for fieldname, text in terms:
+        a, b = fast.term_info(fieldname, text), whoosh.term_info(fieldname, text)
+        stats = ("_weight", "_df", "_minlength", "_maxlength", "_maxweight", "_minid", "_maxid")
+        assert [getattr(a, k) for k in stats] == [getattr(b, k) for k in stats], text
+        ma, mb = fast.postings(fieldname, text), whoosh.postings(fieldname, text)
+        assert list(ma.items_as("weight")) == list(mb.items_as("weight"))
+        if fieldname in ("title", "body"):
+            ma, mb = fast.postings(fieldname, text), whoosh.postings(fieldname, text)
+            assert list(ma.items_as("positions")) == list(mb.items_as("positions"))
+        multi_block += b.doc_frequency() > 128
+    assert multi_block >= 5
+
+
+def _corrupt_columns(index: Path) -> None:
+    """Break the per-document columns (the segment's array pack) a snapshot reads after
+    Whoosh has opened the segment."""
+    pack = next(gens.current_generation(index).glob("*.arrays"))
+    pack.write_bytes(b"garbage" * 10)
+
+
+def test_a_generation_that_cannot_be_opened_is_unavailable(tmp_path):
+    index = tmp_path / "index"
+    build_sources(index, [SEEDS])
+    _corrupt_columns(index)
+    engine = open_engine(index)
+    try:
+        with pytest.raises(IndexUnavailable, match="cannot be opened") as caught:
+            engine.snapshot()
+        assert gens.current_name(index) in caught.value.detail
+    finally:
+        engine.close()
+        del caught
+        gc.collect()
+
+
+def test_a_generation_that_cannot_be_opened_leaves_no_file_open(tmp_path):
+    index = tmp_path / "index"
+    build_sources(index, [SEEDS])
+    _corrupt_columns(index)
+    engine = open_engine(index)
+    unraisable: list = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        for _ in range(3):  # a server asks again at every request
+            with pytest.raises(IndexUnavailable):
+                engine.snapshot()
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+        engine.close()
+    leaked = [u for u in unraisable if issubclass(u.exc_type, ResourceWarning)]
+    assert not leaked, f"{len(leaked)} files left open, e.g. {leaked[0].exc_value}"
+
+
+def test_two_indexes_whose_segments_have_the_same_name_are_each_read(tmp_path):
+    """Whoosh names segments from the global random: seeded alike (Hypothesis does it for
+    every example), two indexes get segments of the same name. Caches per process must not
+    mix them up."""
+    random.seed(5)
+    one = build_index(tmp_path / "one", [{"id": "a1", "body": "one"},
+                                         {"id": "a2", "body": "two"}])
+    with open_snapshot(one) as snapshot:
+        assert doc_ids(snapshot) == {"a1", "a2"}
+    random.seed(5)
+    two = build_index(tmp_path / "two", [{"id": "b1", "body": "three"}])
+    with open_snapshot(two) as snapshot:
+        assert doc_ids(snapshot) == {"b1"}
