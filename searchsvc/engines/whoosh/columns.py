@@ -47,6 +47,15 @@ class SegmentData:
     hashes: Strings
     origins: Strings
     lexicons: dict[str, Lexicon] | None  # None: written before segments kept their terms
+    _story_order: np.ndarray | None = None
+
+    @property
+    def story_order(self) -> np.ndarray:
+        """The segment's documents sorted by story key (computed once per process: segments
+        never change, and every generation that has the segment reuses it)."""
+        if self._story_order is None:
+            self._story_order = np.argsort(self.story_key, kind="stable")
+        return self._story_order
 
 
 _CACHE: OrderedDict[str, SegmentData] = OrderedDict()

@@ -22,6 +22,7 @@ import queue
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -68,6 +69,7 @@ PARALLEL_MIN_ARTICLES = 2000
 MERGE_FACTOR = 10  # segments of one size tier merged together (Lucene's tiered policy)
 MERGE_TIERS = 3   # tiers up to 999 live documents are merged
 MEMORY_SHARE = 0.5
+STORY_COUNT_SORT_MAX = 20_000  # matches up to which counting their stories sorts their keys
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -120,7 +122,7 @@ class WhooshSnapshot:
                     fh.close()
             raise
         self._vocabulary: MemoryVocabulary | None = None
-        self._stories: tuple[np.ndarray, np.ndarray] | None = None
+        self._stories: StoryIndex | None = None
         self._newest: int | None = None
         self._oldest: int | None = None
         # Document frequencies for story similarity and more-like-this, shared by the
@@ -159,7 +161,7 @@ class WhooshSnapshot:
         masks = {name: ev.mask(f) for name, f in request.filters.items()}
         final = _all_but(base, masks, None)
         total = int(final.sum())
-        stories = int(len(np.unique(cols.story_key[final]))) if total else 0
+        stories = self._story_count(final, total)
         ranked = request.sort == "relevance" and request.query is not None
         first = ev.mask(request.first) if ranked and request.first is not None else None
         if ranked and request.rescore and total:
@@ -286,16 +288,25 @@ class WhooshSnapshot:
         _, first = np.unique(keys, return_index=True)
         return ranked[np.sort(first)]
 
-    def _story_index(self) -> tuple[np.ndarray, np.ndarray]:
+    def _story_index(self) -> StoryIndex:
         if self._stories is None:
-            key = self.columns.story_key
-            order = np.argsort(key, kind="stable")
-            self._stories = (order, key[order])
+            self._stories = StoryIndex.of(self.columns)
         return self._stories
+
+    def _story_count(self, final: np.ndarray, total: int) -> int:
+        """Distinct stories among the matches: a sort of their keys when few match, a count
+        over story numbers when many do (sorting half a million keys took most of a query)."""
+        if not total:
+            return 0
+        if total < STORY_COUNT_SORT_MAX:
+            return int(len(np.unique(self.columns.story_key[final])))
+        index = self._story_index()
+        return int(np.count_nonzero(np.bincount(index.number[final], minlength=index.count)))
 
     def _story(self, d: int, final: np.ndarray, others: int) -> StoryInfo:
         cols = self.columns
-        order, sorted_keys = self._story_index()
+        index = self._story_index()
+        order, sorted_keys = index.order, index.sorted_keys
         key = cols.story_key[d]
         lo, hi = np.searchsorted(sorted_keys, [key, key + 1])
         members = order[lo:hi]
@@ -392,6 +403,35 @@ class WhooshSnapshot:
             size_bytes=size, segments=len(list(self.reader.leaf_readers()))
             if self.reader.doc_count_all() else 0,
             record=self.record)
+
+@dataclass
+class StoryIndex:
+    """Documents grouped by story: ``order`` sorts documents by story key (``sorted_keys``),
+    and ``number[d]`` is the story's number (0 … count − 1). Built from each segment's own
+    order (cached per segment), so a new generation merges sorted runs instead of sorting
+    the archive again."""
+
+    order: np.ndarray
+    sorted_keys: np.ndarray
+    number: np.ndarray
+    count: int
+
+    @classmethod
+    def of(cls, columns: Columns) -> StoryIndex:
+        key = columns.story_key
+        runs = [data.story_order + base for data, base in columns.parts]
+        perm = np.concatenate(runs) if runs else np.zeros(0, np.int64)
+        if len(perm) != len(key):  # no segments: nothing to merge
+            perm = np.arange(len(key))
+        within = np.argsort(key[perm], kind="stable")  # timsort: merges the sorted runs
+        order = perm[within]
+        sorted_keys = key[order]
+        starts = np.ones(len(order), dtype=bool)
+        starts[1:] = sorted_keys[1:] != sorted_keys[:-1]
+        number = np.empty(len(order), dtype=np.int32)
+        number[order] = np.cumsum(starts) - 1
+        return cls(order, sorted_keys, number, int(starts.sum()))
+
 
 def _open_if_there(path: Path) -> IO[bytes] | None:
     try:
