@@ -120,6 +120,7 @@ class FacetColumn:
     doc_off: np.ndarray    # n + 1 offsets into entry_val
     entry_val: np.ndarray
     _by_value: tuple[np.ndarray, np.ndarray] | None = None  # (docs by value, value offsets)
+    _live: np.ndarray | None = None  # counts over every live document
 
     def mask_for(self, selected: Iterable[str], n: int) -> np.ndarray:
         """Documents having any of ``selected`` (values are OR-ed within a facet)."""
@@ -131,6 +132,14 @@ class FacetColumn:
                 mask[docs[off[v]: off[v + 1]]] = True
         return mask
 
+    def docs_for(self, value: str) -> np.ndarray:
+        """The documents having ``value``, ascending."""
+        vid = self.index.get(value)
+        if vid is None:
+            return np.zeros(0, np.int64)
+        docs, off = self._value_index()
+        return np.unique(docs[off[vid]: off[vid + 1]])
+
     def _value_index(self) -> tuple[np.ndarray, np.ndarray]:
         if self._by_value is None:
             order = np.argsort(self.entry_val, kind="stable")
@@ -141,27 +150,40 @@ class FacetColumn:
             self._by_value = (entry_doc[order], off)
         return self._by_value
 
-    def counts(self, mask: np.ndarray, docs: np.ndarray | None = None) -> np.ndarray:
-        """Documents per value among ``mask`` (``docs``: its set positions, if known)."""
-        if docs is None and len(mask) and np.count_nonzero(mask) < GATHER_SHARE * len(mask):
-            docs = np.flatnonzero(mask)
-        if docs is not None and len(docs) < GATHER_SHARE * len(mask):
-            starts = self.doc_off[docs]
-            lengths = self.doc_off[docs + 1] - starts
-            total = int(lengths.sum())
-            if not total:
-                return np.zeros(len(self.values), dtype=np.int64)
-            shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-            taken = self.entry_val[shift + np.arange(total)]
-            return np.bincount(taken, minlength=len(self.values))
-        entry_doc_mask = np.repeat(mask, np.diff(self.doc_off))
-        return np.bincount(self.entry_val[entry_doc_mask], minlength=len(self.values))
+    def counts_of(self, docs: np.ndarray, live: np.ndarray) -> np.ndarray:
+        """Documents per value among ``docs`` (sorted live documents). Few: their values are
+        gathered; nearly all: the live counts minus the rest's; otherwise one pass over every
+        entry."""
+        n = len(live)
+        if len(docs) <= GATHER_SHARE * n:
+            return self._gathered(docs)
+        mask = np.zeros(n, bool)
+        mask[docs] = True
+        rest = live & ~mask
+        if np.count_nonzero(rest) <= GATHER_SHARE * n:
+            return self._live_counts(live) - self._gathered(np.flatnonzero(rest))
+        return np.bincount(self.entry_val[np.repeat(mask, np.diff(self.doc_off))],
+                           minlength=len(self.values))
 
-    def top(self, mask: np.ndarray, size: int, selected: Sequence[str] = (),
+    def _gathered(self, docs: np.ndarray) -> np.ndarray:
+        starts = self.doc_off[docs]
+        lengths = self.doc_off[docs + 1] - starts
+        total = int(lengths.sum())
+        if not total:
+            return np.zeros(len(self.values), dtype=np.int64)
+        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        return np.bincount(self.entry_val[shift + np.arange(total)], minlength=len(self.values))
+
+    def _live_counts(self, live: np.ndarray) -> np.ndarray:
+        if self._live is None:  # one snapshot's columns: ``live`` never changes
+            self._live = np.bincount(self.entry_val[np.repeat(live, np.diff(self.doc_off))],
+                                     minlength=len(self.values))
+        return self._live
+
+    def top(self, counts: np.ndarray, size: int, selected: Sequence[str] = (),
             ) -> list[tuple[str, int]]:
-        """The ``size`` most frequent values in ``mask`` (ties in value order, so the list is
-        stable between requests), then every selected value not among them."""
-        counts = self.counts(mask)
+        """The ``size`` most frequent values by ``counts`` (ties in value order, so the list
+        is stable between requests), then every selected value not among them."""
         nonzero = np.flatnonzero(counts)
         if len(nonzero) > size:
             # Only the candidates that can make the cut are sorted in Python.
@@ -252,9 +274,10 @@ class Columns:
             mask &= self.date <= high_ordinal
         return mask
 
-    def day_counts(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(ordinals, counts) of every day with matches, ascending."""
-        dates = self.date[mask & self.has_date]
+    def day_counts_of(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ordinals, counts) of every day with matches (``docs``), ascending."""
+        dates = self.date[docs]
+        dates = dates[dates != NO_DATE]
         if not len(dates):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         low = int(dates.min())

@@ -49,6 +49,7 @@ from searchsvc.engine import (
 from searchsvc.engines.whoosh import generations as gens
 from searchsvc.engines.whoosh.columns import Columns, read_segment, segment_data
 from searchsvc.engines.whoosh.evaluate import Evaluator
+from searchsvc.engines.whoosh.hits import Hits, all_of, sparse
 from searchsvc.engines.whoosh.packs import write_pack
 from searchsvc.engines.whoosh.postings import Postings
 from searchsvc.engines.whoosh.schema import build_schema
@@ -156,57 +157,68 @@ class WhooshSnapshot:
 
     def search(self, request: EngineRequest) -> EngineResult:
         cols = self.columns
-        ev = self.evaluator
-        base, scores = ev.evaluate(request.query)
-        masks = {name: ev.mask(f) for name, f in request.filters.items()}
-        final = _all_but(base, masks, None)
-        total = int(final.sum())
-        stories = self._story_count(final, total)
+        found, filters = self._matches(request)
+        docs, scores = _narrowed(found, filters, None, self.n)
+        total = len(docs)
+        stories = self._story_count(docs)
         ranked = request.sort == "relevance" and request.query is not None
-        first = ev.mask(request.first) if ranked and request.first is not None else None
+        tier = self.evaluator.hits(request.first).contains(docs) \
+            if ranked and request.first is not None else None
         if ranked and request.rescore and total:
-            scores = self._rescored(final, scores, first, request.rescore)
+            scores = self._rescored(docs, scores, tier, request.rescore)
         if ranked and request.recency_days:
-            scores = self._with_recency(scores, request.recency_days)
-        window = self._window(request, final, scores if ranked else None, first)
+            scores = self._with_recency(docs, scores, request.recency_days)
+        window = self._window(request, docs, scores if ranked else None, tier)
         hits = []
-        docs = window.tolist()
-        stored = self._stored(docs) if request.fields else [None] * len(docs)
-        for d, art in zip(docs, stored, strict=True):
+        page = docs[window].tolist()
+        stored = self._stored(page) if request.fields else [None] * len(page)
+        for d, i, art in zip(page, window.tolist(), stored, strict=True):
             hits.append(EngineHit(
-                id=cols.id_of(d), score=round(float(scores[d]), 4) if ranked else None,
-                article=art, story=self._story(d, final, request.story_others)))
+                id=cols.id_of(d), score=round(float(scores[i]), 4) if ranked else None,
+                article=art, story=self._story(d, docs, request.story_others)))
         facets = {}
         for f in request.facets:
-            facets[f.name] = cols.facets[f.name].top(_all_but(base, masks, f.name), f.size,
-                                                     f.selected)
+            column = cols.facets[f.name]
+            counted, _ = _narrowed(found, filters, f.name, self.n)
+            facets[f.name] = column.top(column.counts_of(counted, cols.live), f.size,
+                                        f.selected)
         days = DayCounts()
         if request.days:
-            days = DayCounts(*cols.day_counts(_all_but(base, masks, "date")))
+            counted, _ = _narrowed(found, filters, "date", self.n)
+            days = DayCounts(*cols.day_counts_of(counted))
         return EngineResult(total=total, total_stories=stories, hits=hits, facets=facets,
                             days=days)
 
-    def _rescored(self, final: np.ndarray, scores: np.ndarray, first: np.ndarray | None,
+    @property
+    def n(self) -> int:
+        return self.columns.n
+
+    def _matches(self, request: EngineRequest) -> tuple[Hits, dict[str, Hits]]:
+        ev = self.evaluator
+        return ev.hits(request.query), {name: ev.hits(f) for name, f in request.filters.items()}
+
+    def _rescored(self, docs: np.ndarray, scores: np.ndarray, tier: np.ndarray | None,
                   clauses: tuple) -> np.ndarray:
         """The rescore clauses (the proximity bonus) added to the best RESCORE_WINDOW
-        matches, ranked by tier and score."""
-        docs = np.flatnonzero(final)
-        key = scores[docs].astype(np.float64)
-        if first is not None:
-            key = key + np.where(first[docs], key.max() + 1.0, 0.0)
+        matches, ranked by tier and score (``scores`` aligned with ``docs``)."""
+        key = scores.astype(np.float64)
+        if tier is not None:
+            key = key + np.where(tier, key.max() + 1.0, 0.0)
+        where = np.arange(len(docs))
         if len(docs) > RESCORE_WINDOW:
-            docs = np.sort(docs[np.argpartition(-key, RESCORE_WINDOW)[:RESCORE_WINDOW]])
+            where = np.sort(np.argpartition(-key, RESCORE_WINDOW)[:RESCORE_WINDOW])
         out = scores.copy()
-        out[docs] += self.evaluator.rescore(docs, clauses)
+        out[where] += self.evaluator.rescore(docs[where], clauses)
         return out
 
-    def _with_recency(self, scores: np.ndarray, half_life: float) -> np.ndarray:
+    def _with_recency(self, docs: np.ndarray, scores: np.ndarray, half_life: float,
+                      ) -> np.ndarray:
         """score × 0.5^(age / half-life), age in days before the newest article of the index
         (an archive's "now"); undated articles count as the oldest."""
         newest, oldest = self._date_bounds()
         if newest is None or oldest is None:
             return scores
-        dates = self.columns.date
+        dates = self.columns.date[docs]
         age = np.where(dates >= 0, newest - dates, newest - oldest).astype(np.float64)
         return (scores * np.power(0.5, age / half_life)).astype(np.float32)
 
@@ -217,24 +229,24 @@ class WhooshSnapshot:
                 self._newest, self._oldest = int(dated.max()), int(dated.min())
         return self._newest, self._oldest
 
-    def _window(self, request: EngineRequest, final: np.ndarray, scores: np.ndarray | None,
-                first: np.ndarray | None) -> np.ndarray:
-        """The documents of the requested page, in rank order (one per story if collapsed).
+    def _window(self, request: EngineRequest, docs: np.ndarray, scores: np.ndarray | None,
+                tier: np.ndarray | None) -> np.ndarray:
+        """Positions in ``docs`` of the requested page, in rank order (one per story if
+        collapsed); ``scores`` and ``tier`` are aligned with ``docs``.
 
         Only a prefix of the ranking is sorted: the best ``k`` candidates by a single key (ties
         at the cut included), grown until the page is full after collapsing."""
-        docs = np.flatnonzero(final)
         need = request.offset + request.limit
         if not len(docs) or request.limit <= 0:
             return np.zeros(0, np.int64)
         dates = self.columns.date[docs]
         if scores is not None:
-            sc = scores[docs].astype(np.float64)
-            tier = first[docs] if first is not None else np.zeros(len(docs), bool)
-            key = sc + np.where(tier, (sc.max() if len(sc) else 0) + 1.0, 0.0)
+            sc = scores.astype(np.float64)
+            tiers = tier if tier is not None else np.zeros(len(docs), bool)
+            key = sc + np.where(tiers, (sc.max() if len(sc) else 0) + 1.0, 0.0)
             # Undated articles sort after dated ones, then by id (``_break_ties``).
             order_keys: tuple = (docs, -np.where(dates < 0, np.iinfo(np.int64).min // 2, dates),
-                                 -sc, ~tier)
+                                 -sc, ~tiers)
         else:
             undated = np.iinfo(np.int64).max // 2
             date_key = np.where(dates < 0, undated, dates if request.sort == "oldest"
@@ -250,16 +262,16 @@ class WhooshSnapshot:
                 chosen = np.flatnonzero(key >= cut)
             ordered = chosen[np.lexsort(tuple(a[chosen] for a in order_keys))]
             limit = len(ordered) if request.collapse else need
-            ranked = self._break_ties(docs[ordered], [a[ordered] for a in order_keys[1:]],
+            ranked = self._break_ties(ordered, docs, [a[ordered] for a in order_keys[1:]],
                                       limit)
             if request.collapse:
-                ranked = self._collapse(ranked)
+                ranked = self._collapse(ranked, docs)
             if len(ranked) >= need or len(chosen) >= len(docs):
                 return ranked[request.offset: need]
             k *= 4
 
-    def _break_ties(self, ranked: np.ndarray, keys: list[np.ndarray], limit: int,
-                    ) -> np.ndarray:
+    def _break_ties(self, ranked: np.ndarray, docs: np.ndarray, keys: list[np.ndarray],
+                    limit: int) -> np.ndarray:
         """Articles equal on every sort key, in id order (as OpenSearch sorts them), not in
         document order: a page must not depend on how the index happens to be cut into
         segments (a rebuild under another memory budget, a merge). Only the runs of ties
@@ -279,12 +291,12 @@ class WhooshSnapshot:
             if start >= limit:
                 break
             run = ranked[start: end + 1].tolist()
-            ranked[start: end + 1] = sorted(run, key=self.columns.id_of)
+            ranked[start: end + 1] = sorted(run, key=lambda i: self.columns.id_of(int(docs[i])))
         return ranked
 
-    def _collapse(self, ranked: np.ndarray) -> np.ndarray:
-        """The best-ranked article of each story, in rank order."""
-        keys = self.columns.story_key[ranked]
+    def _collapse(self, ranked: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        """The best-ranked article of each story, in rank order (positions in ``docs``)."""
+        keys = self.columns.story_key[docs[ranked]]
         _, first = np.unique(keys, return_index=True)
         return ranked[np.sort(first)]
 
@@ -293,17 +305,19 @@ class WhooshSnapshot:
             self._stories = StoryIndex.of(self.columns)
         return self._stories
 
-    def _story_count(self, final: np.ndarray, total: int) -> int:
+    def _story_count(self, docs: np.ndarray) -> int:
         """Distinct stories among the matches: a sort of their keys when few match, a count
         over story numbers when many do (sorting half a million keys took most of a query)."""
-        if not total:
+        if not len(docs):
             return 0
-        if total < STORY_COUNT_SORT_MAX:
-            return int(len(np.unique(self.columns.story_key[final])))
+        if len(docs) < STORY_COUNT_SORT_MAX:
+            return int(len(np.unique(self.columns.story_key[docs])))
         index = self._story_index()
-        return int(np.count_nonzero(np.bincount(index.number[final], minlength=index.count)))
+        return int(np.count_nonzero(np.bincount(index.number[docs], minlength=index.count)))
 
-    def _story(self, d: int, final: np.ndarray, others: int) -> StoryInfo:
+    def _story(self, d: int, docs: np.ndarray, others: int) -> StoryInfo:
+        """The story of ``d``: its size among the matches (``docs``, sorted), the others'
+        ids (newest first), and its size in the whole index."""
         cols = self.columns
         index = self._story_index()
         order, sorted_keys = index.order, index.sorted_keys
@@ -311,7 +325,7 @@ class WhooshSnapshot:
         lo, hi = np.searchsorted(sorted_keys, [key, key + 1])
         members = order[lo:hi]
         every = int(np.count_nonzero(cols.live[members]))
-        members = members[final[members]]
+        members = members[sparse(docs).contains(members)]
         members = members[np.lexsort((members, -cols.date[members]))]
         return StoryInfo(id=cols.story_of(d), size=int(len(members)),
                          others=[cols.id_of(m) for m in members.tolist() if m != d][:others],
@@ -334,20 +348,21 @@ class WhooshSnapshot:
         return out
 
     def scan(self, request: EngineRequest, batch: int = 500) -> Iterator[EngineHit]:
-        ev = self.evaluator
-        base, scores = ev.evaluate(request.query)
-        final = _all_but(base, {n: ev.mask(f) for n, f in request.filters.items()}, None)
+        found, filters = self._matches(request)
+        docs, scores = _narrowed(found, filters, None, self.n)
         ranked = request.sort == "relevance" and request.query is not None
-        first = ev.mask(request.first) if ranked and request.first is not None else None
+        tier = self.evaluator.hits(request.first).contains(docs) \
+            if ranked and request.first is not None else None
         if ranked and request.recency_days:
-            scores = self._with_recency(scores, request.recency_days)
+            scores = self._with_recency(docs, scores, request.recency_days)
         whole = EngineRequest(sort=request.sort, query=request.query, offset=0,
-                              limit=int(final.sum()), collapse=False)
-        order = self._window(whole, final, scores if ranked else None, first)
+                              limit=len(docs), collapse=False)
+        order = self._window(whole, docs, scores if ranked else None, tier)
         for start in range(0, len(order), batch):
-            docs = order[start: start + batch].tolist()
-            for d, art in zip(docs, self._stored(docs), strict=True):
-                yield EngineHit(id=art.id, score=round(float(scores[d]), 4) if ranked else None,
+            where = order[start: start + batch]
+            page = docs[where].tolist()
+            for i, art in zip(where.tolist(), self._stored(page), strict=True):
+                yield EngineHit(id=art.id, score=round(float(scores[i]), 4) if ranked else None,
                                 article=art, story=StoryInfo(art.story or art.id, 1, []))
 
     def documents(self, ids: Sequence[str]) -> list[StoredArticle | None]:
@@ -448,12 +463,16 @@ def _json(data: bytes | None) -> dict:
     return found if isinstance(found, dict) else {}
 
 
-def _all_but(base: np.ndarray, masks: dict[str, np.ndarray], skip: str | None) -> np.ndarray:
-    out = base.copy()
-    for name, mask in masks.items():
-        if name != skip:
-            out &= mask
-    return out
+def _narrowed(found: Hits, filters: dict[str, Hits], skip: str | None, n: int,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(the documents ``found`` that pass every filter but ``skip``, ascending; their
+    scores). A facet counts under every filter but its own (so its other values stay
+    visible), the histogram under every filter but the dates."""
+    narrowed = all_of([found, *(h for name, h in filters.items() if name != skip)], n)
+    docs = narrowed.doc_ids()
+    if narrowed.scores is None:
+        return docs, np.zeros(len(docs), np.float32)
+    return docs, narrowed.scores if not narrowed.dense else narrowed.scores[docs]
 
 
 # -- writing ---------------------------------------------------------------------------------

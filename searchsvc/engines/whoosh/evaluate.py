@@ -1,8 +1,9 @@
 """The neutral query tree evaluated over one generation: document masks and BM25 scores.
 
-Every node becomes ``(mask, scores)``: a boolean array over all documents and a float array
-that is zero outside the mask. Leaves read posting lists (``postings``); booleans combine
-arrays; filters come from the columns.
+Every node becomes :class:`~searchsvc.engines.whoosh.hits.Hits`: the matching documents and
+their scores, sparse (sorted document numbers, as postings give them) or dense (arrays over
+every document), whichever is cheaper (``hits``). Leaves read posting lists (``postings``);
+booleans combine hits; filters come from the columns.
 
 Scores are the shared ranking of ``searchsvc.engine`` (bench/RANKING.md), computed as Lucene
 would on OpenSearch so both engines rank alike:
@@ -50,6 +51,16 @@ from searchsvc.engine import (
     Wildcard,
 )
 from searchsvc.engines.whoosh.columns import Columns
+from searchsvc.engines.whoosh.hits import (
+    NOTHING,
+    Hits,
+    all_of,
+    any_of,
+    dense,
+    plus_scores,
+    sparse,
+    without,
+)
 from searchsvc.engines.whoosh.packs import Lexicon, story_key
 from searchsvc.engines.whoosh.postings import Postings, TermList
 from searchsvc.errors import QueryTooExpensive
@@ -192,15 +203,28 @@ class Evaluator:
 
     # -- entry points -----------------------------------------------------------------------
 
-    def evaluate(self, q: Query | None) -> tuple[np.ndarray, np.ndarray]:
-        """(mask, scores) over live documents; None matches every live document."""
+    def hits(self, q: Query | None) -> Hits:
+        """The live documents ``q`` matches, with their scores; None matches every live
+        document."""
         self._budget = self.max_terms
         live = self.columns.live
         if q is None:
-            return live.copy(), np.zeros(self.n, np.float32)
-        mask, scores = self._eval(q)
-        mask &= live
-        return mask, np.where(mask, scores, 0).astype(np.float32)
+            return dense(live.copy())
+        found = self._eval(q)
+        if found.dense:
+            mask = found.mask & live
+            scores = np.where(mask, found.scores, 0).astype(np.float32) \
+                if found.scores is not None else None
+            return dense(mask, scores)
+        assert found.ids is not None
+        keep = live[found.ids]
+        if keep.all():
+            return found
+        return sparse(found.ids[keep], found.scores[keep] if found.scores is not None else None)
+
+    def evaluate(self, q: Query | None) -> tuple[np.ndarray, np.ndarray]:
+        """(mask, scores) over every document (zero outside the live matches)."""
+        return self.hits(q).to_dense(self.n)
 
     def mask(self, q: Query | None) -> np.ndarray:
         return self.evaluate(q)[0]
@@ -222,10 +246,7 @@ class Evaluator:
 
     # -- nodes -------------------------------------------------------------------------------
 
-    def _empty(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.zeros(self.n, bool), np.zeros(self.n, np.float32)
-
-    def _eval(self, q: Query) -> tuple[np.ndarray, np.ndarray]:
+    def _eval(self, q: Query) -> Hits:
         if isinstance(q, Term):
             fld = q.field or TEXT
             ids, tf = self._postings(fld, q.text)
@@ -243,13 +264,13 @@ class Evaluator:
         if isinstance(q, (Prefix, Wildcard, Fuzzy)):
             return self._expanded(q)
         if isinstance(q, Value):
-            return self._value(q), np.zeros(self.n, np.float32)
+            return self._value(q)
         if isinstance(q, DateRange):
             low = q.low.toordinal() if q.low else None
             high = q.high.toordinal() if q.high else None
-            return self.columns.date_mask(low, high), np.zeros(self.n, np.float32)
+            return dense(self.columns.date_mask(low, high))
         if isinstance(q, Every):
-            return self.columns.live.copy(), np.zeros(self.n, np.float32)
+            return dense(self.columns.live.copy())
         if isinstance(q, Bool):
             return self._bool(q)
         raise TypeError(f"not a query node: {q!r}")
@@ -278,50 +299,38 @@ class Evaluator:
         norm = K1 * (1 - B + B * self.norm_lengths[fld][ids] / self.avg_length[fld])
         return (weight * (K1 + 1) * freq / (freq + norm)).astype(np.float32)
 
-    def _scored(self, fld: str, ids: np.ndarray, freq: np.ndarray, weight: float,
-                ) -> tuple[np.ndarray, np.ndarray]:
-        mask, scores = self._empty()
-        if len(ids):
-            mask[ids] = True
-            scores[ids] = self._bm25(fld, ids, freq, weight)
-        return mask, scores
+    def _scored(self, fld: str, ids: np.ndarray, freq: np.ndarray, weight: float) -> Hits:
+        if not len(ids):
+            return NOTHING
+        return sparse(ids, self._bm25(fld, ids, freq, weight))
 
-    def _value(self, q: Value) -> np.ndarray:
+    def _value(self, q: Value) -> Hits:
         cols = self.columns
         if q.field == "id":
-            mask = np.zeros(self.n, bool)
             d = self.docnum_of(q.value)
-            if d is not None:
-                mask[d] = True
-            return mask
+            return sparse(np.array([d] if d is not None else [], np.int64))
         if q.field == "story":
-            return cols.story_key == story_key(q.value)
+            return dense(cols.story_key == story_key(q.value))
         column = cols.facets.get(q.field)
         if column is None:
-            return np.zeros(self.n, bool)
-        return column.mask_for([q.value], self.n)
+            return NOTHING
+        return sparse(column.docs_for(q.value))
 
-    def _bool(self, q: Bool) -> tuple[np.ndarray, np.ndarray]:
-        mask = None
-        scores = np.zeros(self.n, np.float32)
-        for child in q.must:
-            m, s = self._eval(child)
-            mask = m if mask is None else mask & m
-            scores += s
+    def _bool(self, q: Bool) -> Hits:
+        n = self.n
+        result = all_of([self._eval(c) for c in q.must], n) if q.must else None
         if q.should:
-            hits = np.zeros(self.n, np.int32)
-            for child in q.should:
-                m, s = self._eval(child)
-                hits += m
-                scores += s
             need = q.min_should if (q.must or q.min_should) else 1
-            enough = hits >= need if need else np.ones(self.n, bool)
-            mask = enough if mask is None else mask & enough
-        if mask is None:
-            mask = self.columns.live.copy() if q.must_not else np.zeros(self.n, bool)
+            union = any_of([self._eval(c) for c in q.should], n, max(need, 1))
+            if need:
+                result = union if result is None else all_of([result, union], n)
+            elif result is not None:  # optional clauses: they only add to the score
+                result = plus_scores(result, union)
+        if result is None:
+            result = dense(self.columns.live.copy()) if q.must_not else NOTHING
         for child in q.must_not:
-            mask &= ~self._eval(child)[0]
-        return mask, np.where(mask, scores, 0).astype(np.float32)
+            result = without(result, self._eval(child))
+        return result
 
     # -- positions ---------------------------------------------------------------------------
 
@@ -366,7 +375,7 @@ class Evaluator:
         starts = phrase_starts([self._keys(fld, t, docs) for t in terms])
         return starts, starts + len(terms) - 1
 
-    def _near(self, q: Near) -> tuple[np.ndarray, np.ndarray]:
+    def _near(self, q: Near) -> Hits:
         """Both clauses in either order with at most ``distance`` words between them
         (Lucene's unordered ``span_near`` with that slop): per document, the number of such
         pairs of occurrences."""
@@ -438,7 +447,7 @@ class Evaluator:
                         return sorted(out)
         return sorted(out)
 
-    def _expanded(self, q: Prefix | Wildcard | Fuzzy) -> tuple[np.ndarray, np.ndarray]:
+    def _expanded(self, q: Prefix | Wildcard | Fuzzy) -> Hits:
         fld = q.field or TEXT
         terms = self.expand(fld, q)
         self._budget -= len(terms)
@@ -446,9 +455,4 @@ class Evaluator:
             raise QueryTooExpensive(
                 f"the query's wildcards or fuzzy terms expand to more than {self.max_terms} "
                 "terms; make them more specific")
-        mask, scores = self._empty()
-        for t in terms:
-            m, s = self._eval(Term(t, q.field, q.boost))
-            mask |= m
-            scores += s
-        return mask, scores
+        return any_of([self._eval(Term(t, q.field, q.boost)) for t in terms], self.n)

@@ -1,0 +1,204 @@
+"""The documents a query node matches, with their scores: sparse or dense, whichever is cheap.
+
+A term's postings are a few documents or most of the archive. Held as arrays over *every*
+document (a mask and a float score each), a rare term costs as much as a common one, and at a
+million articles every node is megabytes of memory traffic. A :class:`Hits` is therefore
+either
+
+* **sparse**: the sorted document numbers and their scores, aligned (what postings give), or
+* **dense**: a mask over every document and scores over every document (zero outside it),
+
+and the combinations below pick the cheap form: an intersection walks the smallest operand
+and looks the others up; a union of few documents sorts them, of many adds them into dense
+arrays. Filters (dates, facet values) are usually dense masks. ``scores=None`` means every
+score is zero (filters, ``*``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Unions that would hold more than this share of the archive are built dense.
+SPARSE_SHARE = 1 / 16
+
+_NO_IDS = np.zeros(0, np.int64)
+
+
+@dataclass(frozen=True)
+class Hits:
+    ids: np.ndarray | None = None      # sparse: sorted, distinct document numbers
+    mask: np.ndarray | None = None     # dense: a boolean per document
+    scores: np.ndarray | None = None   # aligned with ids (sparse) or per document (dense)
+
+    @property
+    def dense(self) -> bool:
+        return self.mask is not None
+
+    def size(self) -> int:
+        if self.mask is not None:
+            return int(np.count_nonzero(self.mask))
+        assert self.ids is not None
+        return len(self.ids)
+
+    def doc_ids(self) -> np.ndarray:
+        """The matching documents, ascending."""
+        if self.mask is not None:
+            return np.flatnonzero(self.mask)
+        assert self.ids is not None
+        return self.ids
+
+    def contains(self, docs: np.ndarray) -> np.ndarray:
+        """For each of ``docs``: is it a match?"""
+        if self.mask is not None:
+            return self.mask[docs]
+        assert self.ids is not None
+        return _found(self.ids, docs)[0]
+
+    def scores_at(self, docs: np.ndarray) -> np.ndarray:
+        """The scores of ``docs`` (zero for a document that is not a match)."""
+        if self.scores is None or not len(docs):
+            return np.zeros(len(docs), np.float32)
+        if self.mask is not None:
+            return self.scores[docs].astype(np.float32)
+        assert self.ids is not None
+        found, pos = _found(self.ids, docs)
+        out = np.zeros(len(docs), np.float32)
+        out[found] = self.scores[pos[found]]
+        return out
+
+    def to_dense(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(mask, scores) over all ``n`` documents."""
+        if self.mask is not None:
+            scores = self.scores if self.scores is not None else np.zeros(n, np.float32)
+            return self.mask, scores
+        assert self.ids is not None
+        mask = np.zeros(n, bool)
+        mask[self.ids] = True
+        scores = np.zeros(n, np.float32)
+        if self.scores is not None:
+            scores[self.ids] = self.scores
+        return mask, scores
+
+
+def sparse(ids: np.ndarray, scores: np.ndarray | None = None) -> Hits:
+    return Hits(ids=ids.astype(np.int64, copy=False), scores=scores)
+
+
+def dense(mask: np.ndarray, scores: np.ndarray | None = None) -> Hits:
+    return Hits(mask=mask, scores=scores)
+
+
+NOTHING = Hits(ids=_NO_IDS)
+
+
+def _found(sorted_ids: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(is each of ``docs`` in ``sorted_ids``, its position there when it is)."""
+    if not len(sorted_ids):
+        return np.zeros(len(docs), bool), np.zeros(len(docs), np.int64)
+    pos = np.searchsorted(sorted_ids, docs)
+    np.minimum(pos, len(sorted_ids) - 1, out=pos)
+    return sorted_ids[pos] == docs, pos
+
+
+def all_of(parts: Sequence[Hits], n: int) -> Hits:
+    """Documents in every part, scores added: the smallest part, looked up in the others."""
+    if not parts:
+        return NOTHING
+    ordered = sorted(parts, key=lambda h: (h.dense, h.size()))
+    first = ordered[0]
+    if not first.dense:
+        assert first.ids is not None
+        ids = first.ids
+        scores = first.scores.astype(np.float32) if first.scores is not None else None
+        for h in ordered[1:]:
+            keep = h.contains(ids)
+            ids = ids[keep]
+            scores = scores[keep] if scores is not None else None
+            if h.scores is not None:
+                extra = h.scores_at(ids)
+                scores = extra if scores is None else scores + extra
+            if not len(ids):
+                break
+        return sparse(ids, scores)
+    mask = first.mask.copy()  # type: ignore[union-attr]
+    for h in ordered[1:]:
+        mask &= h.mask
+    total = _dense_scores(ordered, n)
+    return dense(mask, None if total is None else np.where(mask, total, 0).astype(np.float32))
+
+
+def any_of(parts: Sequence[Hits], n: int, at_least: int = 1) -> Hits:
+    """Documents in at least ``at_least`` of the parts (one by default), scores added."""
+    parts = [h for h in parts if h.dense or len(h.ids)]  # type: ignore[arg-type]
+    if len(parts) < max(at_least, 1):
+        return NOTHING
+    if len(parts) == 1:
+        return parts[0]
+    if not any(h.dense for h in parts) and \
+            sum(h.size() for h in parts) <= SPARSE_SHARE * n:
+        ids = np.concatenate([h.ids for h in parts])
+        uniq, inverse = np.unique(ids, return_inverse=True)
+        counts = np.bincount(inverse, minlength=len(uniq))
+        weights = np.concatenate([h.scores if h.scores is not None
+                                  else np.zeros(len(h.ids), np.float32)  # type: ignore[arg-type]
+                                  for h in parts])
+        scores = np.bincount(inverse, weights=weights, minlength=len(uniq)).astype(np.float32)
+        if at_least > 1:
+            keep = counts >= at_least
+            return sparse(uniq[keep], scores[keep])
+        return sparse(uniq, scores)
+    counts = np.zeros(n, np.int32)
+    for h in parts:
+        if h.dense:
+            counts += h.mask  # type: ignore[arg-type]
+        else:
+            counts[h.ids] += 1
+    mask = counts >= max(at_least, 1)
+    total = _dense_scores(parts, n)
+    return dense(mask, None if total is None else np.where(mask, total, 0).astype(np.float32))
+
+
+def plus_scores(base: Hits, extra: Hits) -> Hits:
+    """``base``'s documents, with the scores ``extra`` gives them added."""
+    if extra.scores is None:
+        return base
+    if base.dense:
+        _, more = extra.to_dense(len(base.mask))  # type: ignore[arg-type]
+        scores = more if base.scores is None else base.scores + more
+        return dense(base.mask, np.where(base.mask, scores, 0).astype(np.float32))  # type: ignore[arg-type]
+    assert base.ids is not None
+    more = extra.scores_at(base.ids)
+    return sparse(base.ids, more if base.scores is None else base.scores + more)
+
+
+def without(base: Hits, excluded: Hits) -> Hits:
+    """``base``'s documents that are not in ``excluded``."""
+    if base.dense:
+        mask = base.mask.copy()  # type: ignore[union-attr]
+        if excluded.dense:
+            mask &= ~excluded.mask  # type: ignore[operator]
+        else:
+            mask[excluded.ids] = False
+        scores = np.where(mask, base.scores, 0).astype(np.float32) \
+            if base.scores is not None else None
+        return dense(mask, scores)
+    assert base.ids is not None
+    keep = ~excluded.contains(base.ids)
+    return sparse(base.ids[keep], base.scores[keep] if base.scores is not None else None)
+
+
+def _dense_scores(parts: Sequence[Hits], n: int) -> np.ndarray | None:
+    total: np.ndarray | None = None
+    for h in parts:
+        if h.scores is None:
+            continue
+        if total is None:
+            total = np.zeros(n, np.float32)
+        if h.dense:
+            total += h.scores
+        else:
+            total[h.ids] += h.scores
+    return total
