@@ -3,7 +3,9 @@
 ``python -m bench.build_one ENGINE OUT SOURCE...`` — run by the indexing phase in a fresh
 subprocess per build, so that its wall time, CPU time and peak memory (with the forked
 workers of searchsvc's parallel build) are the build's alone. ``ENGINE`` ``read`` only reads
-the articles, which shows how much of a build is parsing the input.
+the articles, which shows how much of a build is parsing the input. For ``opensearch`` the
+line also has the CPU time the local cluster's JVMs used meanwhile (``bench.cluster``): the
+indexing itself happens there, not in this process.
 """
 
 from __future__ import annotations
@@ -18,13 +20,17 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     warnings.filterwarnings("ignore")
     engine, out, *sources = argv
-    from bench.engines import build_engine
+    from bench import cluster
+    from bench.engines import build_engine, opensearch_url
 
+    meter = cluster.Meter(opensearch_url() if engine == "opensearch" else None).start()
     started = time.perf_counter()
     cpu = time.process_time()
     documents = build_engine(engine, Path(out), [Path(s) for s in sources])
-    print(json.dumps({"seconds": time.perf_counter() - started,
-                      "parent_cpu_s": time.process_time() - cpu, "documents": documents}))
+    line = {"seconds": time.perf_counter() - started,
+            "parent_cpu_s": time.process_time() - cpu, "documents": documents}
+    line.update(meter.stop())
+    print(json.dumps(line))
     return 0
 
 

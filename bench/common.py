@@ -35,7 +35,7 @@ DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora"
 REUTERS_TAR = "reuters21578-articles.tar.gz"
 REUTERS_JSONL = "reuters21578.jsonl.gz"
 FACETS = ("topics", "places", "people", "orgs", "source")
-REPLICAS = 5
+REPLICAS = 10  # the replicated JSONL corpus: Reuters 10 times, 208,410 articles
 
 
 def log(message: str) -> None:
@@ -126,6 +126,24 @@ def machine_info() -> dict:
     versions["sqlite"] = sqlite3.sqlite_version
     info["versions"] = versions
     return info
+
+
+def searchsvc_version() -> dict:
+    """Which searchsvc was measured: ``BENCH_SEARCHSVC`` if set (a run on a pinned copy says
+    so there), else the commit and whether ``searchsvc/`` differs from it."""
+    if os.environ.get("BENCH_SEARCHSVC"):
+        return {"described": os.environ["BENCH_SEARCHSVC"]}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "searchsvc"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {"described": "unknown (no git)"}
+    if not commit:
+        return {"described": "unknown (no git)"}
+    return {"commit": commit, "described": commit + (" with uncommitted changes in searchsvc/"
+                                                     if dirty else "")}
 
 
 def dir_size(path: Path) -> int:
@@ -226,26 +244,43 @@ class ChildResult:
     peak_tree_rss_mb: float
     stdout: str
     stderr: str
+    memory_killed: bool = False
+
+
+def _kill_tree(pid: int) -> None:
+    # The build's own forked workers too, each by its pid (children first).
+    for p in reversed(process_tree(pid)):
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def run_measured(cmd: list[str], cwd: Path = ROOT, timeout: float = 1800,
-                 sample_every: float = 0.2) -> ChildResult:
+                 sample_every: float = 0.2, mem_limit_mb: float | None = None,
+                 env: dict | None = None) -> ChildResult:
     """Run ``cmd`` and measure it with its descendants: wall and CPU time (``wait4`` rusage,
     which includes the children it waited for), the largest single process (``ru_maxrss``) and
-    the peak summed PSS/RSS of the whole process tree, sampled every ``sample_every`` s."""
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    the peak summed PSS/RSS of the whole process tree, sampled every ``sample_every`` s.
+    Past ``timeout`` seconds, or ``mem_limit_mb`` of tree PSS, the tree is killed (a shared
+    machine must not be run out of memory by a benchmark)."""
+    env = dict(env or os.environ, PYTHONWARNINGS="ignore")
     out_f = tempfile.TemporaryFile()
     err_f = tempfile.TemporaryFile()
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=out_f, stderr=err_f, env=env)
     peak = {"pss": 0, "rss": 0}
     done = threading.Event()
+    killed = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
             mem = [_memory_kb(p) for p in process_tree(proc.pid)]
             peak["rss"] = max(peak["rss"], sum(r for r, _ in mem))
             peak["pss"] = max(peak["pss"], sum(p for _, p in mem))
+            if mem_limit_mb and peak["pss"] > mem_limit_mb * 1024 and not killed.is_set():
+                killed.set()
+                _kill_tree(proc.pid)
             done.wait(sample_every)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -259,12 +294,7 @@ def run_measured(cmd: list[str], cwd: Path = ROOT, timeout: float = 1800,
         if pid:
             break
         if time.perf_counter() > deadline:
-            # The build's own forked workers too, each by its pid (children first).
-            for pid in reversed(process_tree(proc.pid)):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            _kill_tree(proc.pid)
             pid, status, usage = os.wait4(proc.pid, 0)
             timed_out = True
             break
@@ -281,7 +311,7 @@ def run_measured(cmd: list[str], cwd: Path = ROOT, timeout: float = 1800,
         maxrss_mb=usage.ru_maxrss / 1024, peak_tree_pss_mb=peak["pss"] / 1024,
         peak_tree_rss_mb=peak["rss"] / 1024,
         stdout=out_f.read().decode("utf-8", "replace"),
-        stderr=err_f.read().decode("utf-8", "replace"))
+        stderr=err_f.read().decode("utf-8", "replace"), memory_killed=killed.is_set())
 
 
 def self_maxrss_mb() -> float:
@@ -316,6 +346,11 @@ class Workspace:
     results: dict = field(default_factory=dict)
 
     def cleanup(self) -> None:
+        # OpenSearch indices live in the cluster, not in the folder: drop them first.
+        from bench.engines import OPENSEARCH_META, drop_opensearch
+
+        for meta in self.root.rglob(OPENSEARCH_META):
+            drop_opensearch(meta.parent)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def index_dir(self, engine: str, corpus: str = "jsonl") -> Path:
@@ -335,9 +370,10 @@ class Workspace:
     # corpora ------------------------------------------------------------------------------
 
     def corpus(self, name: str) -> Corpus:
-        """``text`` (extracted seed-format files), ``jsonl`` (1x) or ``jsonl5`` (5x)."""
+        """``text`` (extracted seed-format files), ``jsonl`` (1x) or ``jsonl10`` (10x)."""
         if name not in self.corpora:
-            maker = {"text": self._text, "jsonl": self._jsonl, "jsonl5": self._jsonl5}[name]
+            maker = {"text": self._text, "jsonl": self._jsonl,
+                     f"jsonl{REPLICAS}": self._replicated}[name]
             self.corpora[name] = maker()
         return self.corpora[name]
 
@@ -374,7 +410,7 @@ class Workspace:
         return Corpus("jsonl", [path], n, size,
                       f"{REUTERS_JSONL} as shipped (MB/s counts uncompressed bytes)")
 
-    def _jsonl5(self) -> Corpus:
+    def _replicated(self) -> Corpus:
         base = self.corpus("jsonl")
         suffix = ".jsonl" if self.smoke else ".jsonl.gz"
         path = self.root / f"replicated-{REPLICAS}x{suffix}"
@@ -394,13 +430,13 @@ class Workspace:
                     out.write(line)
                     n += 1
                     size += len(line)
-        return Corpus("jsonl5", [path], n, size,
+        return Corpus(f"jsonl{REPLICAS}", [path], n, size,
                       f"the JSONL corpus {REPLICAS} times, ids suffixed ~r1..~r{REPLICAS - 1}")
 
 
 def seed_records() -> list[dict]:
     """The seed articles as JSONL records (with made-up facets, so facet code paths run)."""
-    from searchsvc.articles import collect, read_sources
+    from searchsvc.ingest.sources import collect, read_sources
 
     articles, _ = collect(read_sources([SEEDS]))
     out = []

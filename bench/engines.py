@@ -1,11 +1,13 @@
-"""The engines under test: searchsvc itself and two peers, tantivy and SQLite FTS5.
+"""The engines under test: searchsvc on its two engines, and two peers, tantivy and SQLite FTS5.
 
-Every engine reads the same articles (searchsvc's own readers, so parsing is identical), and
-answers the same query parameters with its own best effort at the same work as
-``GET /api/search``: the top 10 by relevance (newest first for an empty query), the exact
-total, highlighted snippets for the 10 hits, counts of every facet (each ignoring its own
-filter, as searchsvc's multi-select facets do) and a monthly date histogram (ignoring the date
-filter).
+``searchsvc`` is the service on its embedded Whoosh engine; ``opensearch`` is the same service
+(the same ``searchsvc.core.search.search()``) on the OpenSearch engine, when a cluster is given
+(``BENCH_OPENSEARCH_URL``, set by ``python -m bench --opensearch``). Every engine reads the
+same articles (searchsvc's own readers, so parsing is identical), and answers the same query
+parameters with its own best effort at the same work as ``GET /api/search``: the top 10 by
+relevance (newest first for an empty query), the exact total, highlighted snippets for the 10
+hits, counts of every facet (each ignoring its own filter, as searchsvc's multi-select facets
+do) and a monthly date histogram (ignoring the date filter).
 
 Query syntax is translated per engine from the small subset the benchmark's query set uses:
 plain words (OR-ed; searchsvc ranks all-words matches first but counts any-word matches, so
@@ -21,7 +23,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bench.common import FACETS
-from searchsvc.searcher import TITLE_BOOST  # every engine weighs the title as searchsvc does
+from searchsvc.engine import TITLE_WEIGHT
+
+TITLE_BOOST = float(TITLE_WEIGHT)  # every peer weighs the title as searchsvc does
 
 TOP = 10
 FACET_SIZE = 20
@@ -32,7 +36,7 @@ _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
 
 def read_articles(sources: Iterable[Path | str]) -> list:
     """The articles of ``sources`` as searchsvc reads them (duplicates resolved)."""
-    from searchsvc.articles import collect, read_sources
+    from searchsvc.ingest.sources import collect, read_sources
 
     articles, _ = collect(read_sources([Path(s) for s in sources]))
     return list(articles.values())
@@ -83,7 +87,7 @@ def edits1(word: str) -> set[str]:
 
 def _filters(params: dict) -> dict[str, object]:
     """Filter name → value: ``date`` → (from, to) dates, each facet → list of values."""
-    from searchsvc.articles import parse_date
+    from searchsvc.dates import parse_date
 
     out: dict[str, object] = {}
     lo = parse_date(params["from"]) if params.get("from") else None
@@ -113,42 +117,126 @@ def _month(date: dt.date | None) -> int | None:
 
 
 def build_searchsvc(index_dir: Path, sources: list[Path], procs: int = 2) -> int:
-    from searchsvc.indexer import build
+    from searchsvc.ingest.build import build
 
     return build(index_dir, sources, procs=procs).documents
 
 
 class SearchsvcEngine:
+    """The service's own ``search()`` on one of its engines (Whoosh unless ``settings`` say
+    otherwise): the whole work of ``GET /api/search``."""
+
     name = "searchsvc"
 
-    def __init__(self, index_dir: Path, title_weight: float = TITLE_BOOST):
-        from searchsvc.searcher import Engine
+    def __init__(self, index_dir: Path, settings: dict | None = None):
+        from searchsvc.engines import open_engine
 
-        self.title_weight = title_weight
-        self.engine = Engine(index_dir, title_weight=title_weight)
-        self.engine.view()
+        self.engine = open_engine(settings or {"ENGINE": "whoosh", "INDEX": str(index_dir)})
+        self.engine.snapshot()
 
     def search(self, params: dict) -> dict:
-        from searchsvc.query import parse_search_args
-        from searchsvc.search import search
+        from searchsvc.core.params import parse_search_args
+        from searchsvc.core.search import search
 
-        result = search(self.engine.view(), parse_search_args(params))
+        result = search(self.engine.snapshot(), parse_search_args(params))
         return {"total": result.total, "ids": [h.id for h in result.hits]}
 
     def rank(self, text: str, k: int = 100) -> list[str]:
-        from searchsvc.query import parse_search_args
-        from searchsvc.search import search
+        """The raw text's ranking, uncollapsed, 100 per page, as many pages as ``k`` needs."""
+        from searchsvc.core.params import parse_search_args
+        from searchsvc.core.search import search
 
         ids: list[str] = []
         page = 1
         while len(ids) < k and page * 100 <= 10_000:
-            sq = parse_search_args({"q": text, "per_page": "100", "page": str(page)})
-            result = search(self.engine.view(), sq)
+            sq = parse_search_args({"q": text, "per_page": "100", "page": str(page),
+                                    "collapse": "false"})
+            result = search(self.engine.snapshot(), sq)
             ids.extend(h.id for h in result.hits if h.id not in ids)
             if not result.hits or page * 100 >= result.total:
                 break
             page += 1
         return ids[:k]
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+# -- searchsvc on OpenSearch -----------------------------------------------------------------
+# A build in ``out`` names its alias in ``out/opensearch.json``; every alias the benchmark
+# makes starts with ``bench-`` and is dropped when its folder is (``drop_opensearch``).
+
+OPENSEARCH_ENV = "BENCH_OPENSEARCH_URL"
+OPENSEARCH_META = "opensearch.json"
+
+
+def opensearch_url() -> str | None:
+    import os
+
+    return os.environ.get(OPENSEARCH_ENV) or None
+
+
+def opensearch_settings(out: Path, url: str | None = None) -> dict:
+    """The engine settings of the OpenSearch index built in ``out`` (or to be built there)."""
+    import hashlib
+    import json
+    import os
+
+    meta = Path(out) / OPENSEARCH_META
+    if meta.exists():
+        found = json.loads(meta.read_text("utf-8"))
+    else:
+        url = url or opensearch_url()
+        if not url:
+            raise RuntimeError(f"no OpenSearch cluster given ({OPENSEARCH_ENV} or --opensearch)")
+        digest = hashlib.sha1(f"{Path(out).resolve()}:{os.getpid()}".encode()).hexdigest()[:10]
+        found = {"url": url, "alias": f"bench-{digest}", "shards": 2, "replicas": 1}
+        Path(out).mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps(found), "utf-8")
+    return {"ENGINE": "opensearch", "INDEX": str(Path(out) / "index"),
+            "OPENSEARCH_URL": found["url"], "OPENSEARCH_INDEX": found["alias"],
+            "OPENSEARCH_SHARDS": found["shards"], "OPENSEARCH_REPLICAS": found["replicas"]}
+
+
+def build_opensearch(out: Path, sources: list[Path]) -> int:
+    from searchsvc.engines import open_engine
+    from searchsvc.ingest.build import full_build
+
+    settings = opensearch_settings(out)
+    engine = open_engine(settings)
+    try:
+        return full_build(engine, settings["INDEX"], sources).documents
+    finally:
+        engine.close()
+
+
+def drop_opensearch(out: Path) -> bool:
+    """Delete the OpenSearch indices of the build in ``out`` (if it made any)."""
+    if not (Path(out) / OPENSEARCH_META).exists():
+        return False
+    from searchsvc.engines import open_engine
+
+    try:
+        engine = open_engine(opensearch_settings(out))
+        engine.drop_everything()  # type: ignore[attr-defined]
+    except Exception:  # the cluster is gone: its indices went with it
+        return False
+    (Path(out) / OPENSEARCH_META).unlink(missing_ok=True)
+    return True
+
+
+def opensearch_store(out: Path) -> dict:
+    """Store sizes of the served OpenSearch index: primaries and total (with replicas)."""
+    from searchsvc.engines import open_engine
+
+    engine = open_engine(opensearch_settings(out))
+    snap = engine.snapshot()
+    stats = engine.client.indices.stats(index=snap.index, metric="store,docs")  # type: ignore
+    entry = stats["indices"][snap.index]
+    return {"primaries_bytes": entry["primaries"]["store"]["size_in_bytes"],
+            "total_bytes": entry["total"]["store"]["size_in_bytes"],
+            "documents": entry["primaries"]["docs"]["count"], "index": snap.index,
+            "shards": engine.shards, "replicas": engine.replicas}  # type: ignore[attr-defined]
 
 
 # -- tantivy ---------------------------------------------------------------------------------
@@ -361,7 +449,7 @@ class Fts5Engine:
         self.vocab = {row[0] for row in self.con.execute("SELECT term FROM temp.vocab")}
 
     def _match(self, parsed: list[tuple[str, object]]) -> str | None:
-        from searchsvc.schema import stem
+        from searchsvc.analysis import stem
 
         parts = []
         for kind, value in parsed:
@@ -463,6 +551,12 @@ class Fts5Engine:
 # -- registry --------------------------------------------------------------------------------
 
 ENGINES = ("searchsvc", "tantivy", "fts5")
+ALL_ENGINES = ("searchsvc", "opensearch", "tantivy", "fts5")
+
+
+def engines_available() -> tuple[str, ...]:
+    """The engines of this run: with an OpenSearch cluster, searchsvc on it too."""
+    return ALL_ENGINES if opensearch_url() else ENGINES
 
 
 def index_path(root: Path, engine: str) -> Path:
@@ -473,6 +567,8 @@ def build_engine(engine: str, out: Path, sources: list[Path]) -> int:
     """Build ``engine``'s index of ``sources`` under ``out`` (reading included)."""
     if engine == "searchsvc":
         return build_searchsvc(index_path(out, engine), sources)
+    if engine == "opensearch":
+        return build_opensearch(out, sources)
     if engine == "read":
         return len(read_articles(sources))
     articles = read_articles(sources)
@@ -484,16 +580,32 @@ def build_engine(engine: str, out: Path, sources: list[Path]) -> int:
 
 
 def open_engine(engine: str, out: Path, title_weight: float = TITLE_BOOST):
+    if engine == "searchsvc":
+        return SearchsvcEngine(index_path(out, engine))
+    if engine == "opensearch":
+        eng = SearchsvcEngine(index_path(out, engine), opensearch_settings(out))
+        eng.name = "opensearch"
+        return eng
     path = index_path(out, engine)
-    return {"searchsvc": SearchsvcEngine, "tantivy": TantivyEngine,
-            "fts5": Fts5Engine}[engine](path, title_weight)
+    return {"tantivy": TantivyEngine, "fts5": Fts5Engine}[engine](path, title_weight)
 
 
 def index_size(engine: str, out: Path) -> int:
-    """Bytes of the served index (searchsvc: the current generation only)."""
+    """Bytes of the served index (searchsvc: the current generation only; OpenSearch: the
+    primaries, one copy like the others)."""
     from bench.common import dir_size
 
+    if engine == "opensearch":
+        return opensearch_store(out)["primaries_bytes"]
     path = index_path(out, engine)
     if engine == "searchsvc":
         path = (path / "current").resolve()
     return dir_size(path)
+
+
+def discard(out: Path) -> None:
+    """Remove a build: its folder, and its OpenSearch indices if it has any."""
+    import shutil
+
+    drop_opensearch(out)
+    shutil.rmtree(out, ignore_errors=True)

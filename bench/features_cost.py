@@ -3,7 +3,9 @@
     python -m bench.features_cost SOURCE [--runs 2]
 
 "without" replaces story clustering with an empty story table and derived places with none
-(monkeypatched in this process only); everything else is the same build.
+(monkeypatched in this process only: ``ingest.build.cluster`` and ``ingest.prepare.places_for``;
+a parallel build forks its workers from this process, so they see the patch too); everything
+else is the same build.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from searchsvc import indexer, schema
+from searchsvc.ingest import build, prepare
 
 
 def _cpu() -> float:
@@ -25,20 +27,20 @@ def _cpu() -> float:
 
 
 def run(source: str, runs: int) -> None:
-    real_stories, real_places = indexer.write_stories, schema.places_for
+    real_cluster, real_places = build.cluster, prepare.places_for
     for _ in range(runs):
         for mode in ("with", "without"):
             if mode == "without":
-                indexer.write_stories = lambda gen, terms: (gen / indexer.STORIES).write_text("{}")
-                schema.places_for = lambda title, body, given=(): tuple(given)
+                build.cluster = lambda terms: {}
+                prepare.places_for = lambda title, body, given=(): tuple(given)
             out = Path(tempfile.mkdtemp(prefix=f"features-{mode}-"))
             cpu, started = _cpu(), time.perf_counter()
-            report = indexer.build(out, [source])
+            report = build.build(out, [source])
             wall = time.perf_counter() - started
             print(f"{mode:8s} {report.documents:,} articles  wall {wall:6.2f} s"
                   f"  cpu {_cpu() - cpu:6.2f} s")
             shutil.rmtree(out, ignore_errors=True)
-            indexer.write_stories, schema.places_for = real_stories, real_places
+            build.cluster, prepare.places_for = real_cluster, real_places
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ searchsvc keeps a per-searcher cache of decoded postings, so runs 2 and 3 of a q
 terms cached; the first run of each query (``first_*``: after the warm-up, but the first time
 this query is seen) is reported beside the median, as what a new query costs.
 
+``opensearch`` is the same ``search()`` on the OpenSearch engine (when a cluster is given); the
+CPU time its JVMs used during the run is recorded per query (``cluster_cpu_ms_per_query``),
+since the client's own time is only part of the work.
+
 Bounded: each query kind has a time budget per engine; once a kind has used it, its remaining
 queries are not run again (or at all). A kind's percentiles are over the queries measured, and
 the overall percentiles weight each measured query by (queries of its kind / measured of its
@@ -27,9 +31,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.common import Workspace, log, median, rnd, run_measured, summary_ms
-from bench.engines import ENGINES, open_engine
+from bench import cluster
+from bench.common import REPLICAS, Workspace, log, median, rnd, run_measured, summary_ms
+from bench.engines import engines_available, open_engine, opensearch_url
 from bench.make_queries import KINDS, VARIANTS
+
+REPLICATED = f"jsonl{REPLICAS}"
 
 # Warm-up: every code path once (open files, lazy structures, imports), with words that are
 # not drawn for the query set's own measurement.
@@ -106,7 +113,8 @@ def summarise(queries: list[dict], per: list[dict]) -> dict:
             cpus.append(median(per[i]["cpu"]))
             firsts.append(per[i]["wall"][0])
     overall = summary_ms(values, weights)
-    overall["cpu_p50"] = summary_ms(cpus, weights)["p50"]
+    cpu_all = summary_ms(cpus, weights)
+    overall["cpu_p50"], overall["cpu_p95"] = cpu_all["p50"], cpu_all["p95"]
     first = summary_ms(firsts, weights)
     overall.update(first_p50=first["p50"], first_p95=first["p95"], first_mean=first["mean"],
                    first_rate_qps=rnd(1000 / first["mean"], 1) if first["mean"] else None)
@@ -184,22 +192,74 @@ def memory_probe(engine: str, index_dir: Path, queries_path: Path, n: int = 40) 
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def measured(engine, queries: list[dict], runs: int, budget_per_kind: float,
+             name: str) -> tuple[list[dict], dict]:
+    """:func:`measure` with the cluster's CPU time when ``engine`` is on OpenSearch."""
+    meter = cluster.Meter(opensearch_url() if name == "opensearch" else None).start()
+    per = measure(engine, queries, runs, budget_per_kind)
+    used = meter.stop()
+    if used:
+        done = sum(len(p["wall"]) for p in per)
+        used["cluster_cpu_ms_per_query"] = rnd(used["cluster_cpu_s"] * 1000 / max(done, 1), 2)
+        used["queries_run"] = done
+    return per, used
+
+
+def opensearch_floor(ws: Workspace, sub: list[dict], runs: int, budget_per_kind: float,
+                     every: int = 100) -> dict:
+    """The same sample on an OpenSearch index of 1 % of the corpus (every 100th article): what
+    a query costs when the shards hold almost nothing — the round trips, the query phases,
+    the aggregations' fixed part and searchsvc's own work. The capacity model subtracts it
+    before it lets the rest grow with the shard size."""
+    import gzip
+
+    from bench.engines import build_opensearch, discard
+
+    source = ws.corpus("jsonl").sources[0]
+    path = ws.root / "floor.jsonl"
+    opener = gzip.open if source.name.endswith(".gz") else open
+    n = 0
+    with opener(source, "rb") as src, path.open("wb") as dst:
+        for i, line in enumerate(line for line in src if line.strip()):
+            if i % every == 0:
+                dst.write(line)
+                n += 1
+    out_dir = ws.root / "builds" / "floor-opensearch"
+    discard(out_dir)
+    out_dir.mkdir(parents=True)
+    log(f"query latency floor: opensearch on {n:,} articles, {len(sub)} queries x {runs} runs")
+    try:
+        build_opensearch(out_dir, [path])
+        engine = open_engine("opensearch", out_dir)
+        warm_up(engine)
+        per, used = measured(engine, sub, runs, budget_per_kind, "opensearch")
+        engine.close()
+    finally:
+        discard(out_dir)
+        path.unlink(missing_ok=True)
+    return {"articles": n, "sample": len(sub), "opensearch": summarise(sub, per)["overall"],
+            "cluster": used}
+
+
 def run(ws: Workspace, queries: list[dict], queries_path: Path, runs: int = 3,
-        budget_per_kind: float = 20, engines: tuple[str, ...] = ENGINES) -> dict:
+        budget_per_kind: float = 20, engines: tuple[str, ...] | None = None) -> dict:
     started = time.perf_counter()
     out: dict = {"queries": len(queries), "file": str(queries_path), "runs": runs,
                  "budget_per_kind_s": budget_per_kind,
                  "kinds": dict(Counter(q["kind"] for q in queries)), "engines": {},
                  "agreement": {}, "memory": {}}
+    engines = engines or engines_available()
     per_engine: dict[str, list[dict]] = {}
     for name in engines:
         index_dir = ws.index_dir(name, "jsonl")
         engine = open_engine(name, index_dir)
         log(f"query latency: {name}, {len(queries)} queries x {runs} runs")
         warm_up(engine)
-        per = measure(engine, queries, runs, budget_per_kind)
+        per, used = measured(engine, queries, runs, budget_per_kind, name)
         per_engine[name] = per
         out["engines"][name] = summarise(queries, per)
+        if used:
+            out["engines"][name]["cluster"] = used
         ov = out["engines"][name]["overall"]
         log(f"  {name}: p50 {ov['p50']} ms, p95 {ov['p95']} ms, p99 {ov['p99']} ms")
         if name == "searchsvc":
@@ -219,26 +279,30 @@ def run(ws: Workspace, queries: list[dict], queries_path: Path, runs: int = 3,
             if name != "searchsvc":
                 out["agreement"][name] = agreement(queries, per_engine["searchsvc"],
                                                    per_engine[name])
-    # The same sample of queries at 1x and at 5x, when the indexing phase built 5x indexes.
+    # The same sample of queries at 1x and at 10x, when the indexing phase built 10x indexes.
     sample = list(range(0, len(queries), 4))
     sub = [queries[i] for i in sample]
-    scale: dict = {}
+    scale: dict = {"factor": REPLICAS}
     for name in engines:
-        if (name, "jsonl5") not in ws.indexes:
+        if (name, REPLICATED) not in ws.indexes:
             continue
-        log(f"query latency at 5x: {name}, {len(sub)} queries x {runs} runs")
-        engine = open_engine(name, ws.indexes[(name, "jsonl5")])
+        log(f"query latency at {REPLICAS}x: {name}, {len(sub)} queries x {runs} runs")
+        engine = open_engine(name, ws.indexes[(name, REPLICATED)])
         warm_up(engine)
-        per5 = measure(engine, sub, runs, budget_per_kind / 2)
+        per_x, used = measured(engine, sub, runs, budget_per_kind / 2, name)
         del engine
         base = [per_engine[name][i] for i in sample]
         scale[name] = {"sample": len(sub), "1x": summarise(sub, base)["overall"],
-                       "5x": summarise(sub, per5)["overall"]}
+                       "nx": summarise(sub, per_x)["overall"]}
+        if used:
+            scale[name]["cluster_nx"] = used
     out["scale"] = scale
+    if "opensearch" in engines:
+        out["floor"] = opensearch_floor(ws, sub, runs, budget_per_kind / 2)
     for name in engines:
         if ws.smoke and name != "searchsvc":
             continue  # a smoke run keeps to a few seconds: searchsvc's probe shows it works
-        for corpus in ("jsonl", "jsonl5"):
+        for corpus in ("jsonl", REPLICATED):
             if (name, corpus) in ws.indexes:
                 log(f"serving memory: {name} on {corpus}")
                 out["memory"].setdefault(name, {})[corpus] = memory_probe(

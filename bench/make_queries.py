@@ -32,8 +32,10 @@ import bisect
 import datetime as dt
 import json
 import random
+import re
 import sys
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 KINDS = ("common", "rare", "two", "three", "phrase", "prefix", "fuzzy", "empty")
@@ -42,32 +44,47 @@ SEED = 1987
 PER_GROUP = 18
 EMPTY = 24
 WINDOWS = (7, 30, 91)
+# The tokens the committed set was drawn with (the service's tokenizer of the time): kept, so
+# that the same corpus and seed still give the same queries.
+_TOKEN = re.compile(r"\w+(?:\.?\w+)*")
 
 
 class _Pools:
     """Word statistics of a corpus, for drawing queries."""
 
-    def __init__(self, articles: list):
-        from searchsvc.schema import STOP_WORDS, TOKEN_PATTERN
+    def __init__(self, articles: list, everything: Iterable | None = None):
+        """Queries are drawn from ``articles``; document frequencies, dates and facet counts
+        are counted over ``everything`` (default: the same articles). A large archive is
+        drawn from a sample, but a word is common or rare by the whole archive's count."""
+        from searchsvc.analysis import STOP_WORDS
 
-        self.articles = articles
-        self.n = len(articles)
-        self.tokens: list[list[str]] = []
-        df: Counter = Counter()
-        for a in articles:
-            toks = TOKEN_PATTERN.findall(f"{a.title}\n{a.body}".lower())
-            self.tokens.append(toks)
-            df.update({t for t in toks if t.isalpha() and len(t) > 2 and t not in STOP_WORDS})
-        self.df = df
-        self.vocab = sorted(df)
         self.stop = STOP_WORDS
-        dates = sorted(a.date for a in articles if a.date)
-        self.first, self.last = (dates[0], dates[-1]) if dates else (None, None)
+        self.tokens: list[list[str]] = []
+        self.df: Counter = Counter()
+        self.n = 0
+        dates: list = []
         facet_df = {name: Counter() for name in ("topics", "places")}
+        # ``everything`` first: it may be the stream that fills ``articles`` (a sample).
+        for a in everything or ():
+            self._count(a, _TOKEN.findall(f"{a.title}\n{a.body}".lower()), dates, facet_df)
         for a in articles:
-            for name, counter in facet_df.items():
-                counter.update(getattr(a, name))
+            toks = _TOKEN.findall(f"{a.title}\n{a.body}".lower())
+            self.tokens.append(toks)
+            if everything is None:
+                self._count(a, toks, dates, facet_df)
+        self.vocab = sorted(self.df)
+        self.first, self.last = (min(dates), max(dates)) if dates else (None, None)
         self.facets = {name: sorted(c.items()) for name, c in facet_df.items() if c}
+
+    def _count(self, a, toks: list[str], dates: list, facet_df: dict[str, Counter]) -> None:
+        self.n += 1
+        self.df.update({t for t in toks if t.isalpha() and len(t) > 2 and t not in self.stop})
+        if a.date:
+            if not dates:
+                dates.extend((a.date, a.date))
+            dates[0], dates[1] = min(dates[0], a.date), max(dates[1], a.date)
+        for name, counter in facet_df.items():
+            counter.update(getattr(a, name))
 
     def band(self, lo: float, hi: float, min_len: int = 3) -> list[str]:
         words = [w for w in self.vocab if lo <= self.df[w] <= hi and len(w) >= min_len]
@@ -85,7 +102,7 @@ class _Pools:
 
 def _article_words(pools: _Pools, rng: random.Random, count: int, adjacent: bool) -> list[str]:
     for _ in range(200):
-        toks = pools.tokens[rng.randrange(pools.n)]
+        toks = pools.tokens[rng.randrange(len(pools.tokens))]
         if adjacent:
             pairs = [(a, b) for a, b in zip(toks, toks[1:], strict=False)
                      if pools.content(a) and pools.content(b) and a != b]
@@ -181,8 +198,9 @@ def _facet_filter(pools: _Pools, rng: random.Random) -> dict:
 
 
 def generate(articles: list, seed: int = SEED, per_group: int = PER_GROUP,
-             empty: int = EMPTY) -> list[dict]:
-    pools = _Pools(articles)
+             empty: int = EMPTY, everything: Iterable | None = None) -> list[dict]:
+    """The query set drawn from ``articles`` (see :class:`_Pools` for ``everything``)."""
+    pools = _Pools(articles, everything)
     rng = random.Random(seed)
     lines = []
     for kind in KINDS[:-1]:
@@ -214,6 +232,34 @@ def write(lines: list[dict], path: Path) -> None:
             fh.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
 
 
+def sample_archive(path: Path, size: int, seed: int = SEED) -> tuple[list, Iterator]:
+    """A reservoir sample of ``size`` articles of a JSON Lines archive, sorted by id, and an
+    iterator over the whole archive that fills the sample as it goes (read it to the end
+    before using the sample). Memory: the sample, not the archive."""
+    from searchsvc.ingest.readers import Article
+    from searchsvc.ingest.sources import read_sources
+
+    rng = random.Random(seed)
+    sample: list = []
+
+    def stream() -> Iterator:
+        seen = 0
+        for item in read_sources([path]):
+            if not isinstance(item, Article):
+                continue
+            seen += 1
+            if len(sample) < size:
+                sample.append(item)
+            else:
+                j = rng.randrange(seen)
+                if j < size:
+                    sample[j] = item
+            yield item
+        sample.sort(key=lambda a: a.id)
+
+    return sample, stream()
+
+
 def main(argv: list[str] | None = None) -> int:
     from bench.common import DEFAULT_CORPUS, QUERIES, REUTERS_JSONL
     from bench.engines import read_articles
@@ -221,12 +267,25 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.make_queries", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--source", type=Path,
+                    help="draw from this JSON Lines archive instead of the Reuters JSONL "
+                         "(e.g. one written by bench.generate)")
+    ap.add_argument("--sample", type=int, default=0,
+                    help="draw the queries' words from a random sample of this many articles "
+                         "(word and facet counts still over the whole archive); 0: all")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--out", type=Path, default=QUERIES)
     args = ap.parse_args(argv)
-    articles = read_articles([args.corpus / REUTERS_JSONL])
-    articles.sort(key=lambda a: a.id)
-    lines = generate(articles, seed=args.seed)
+    source = args.source or args.corpus / REUTERS_JSONL
+    if args.sample:
+        # The whole archive is counted as it streams past, filling the sample; then the
+        # queries are drawn from the sample.
+        sample, stream = sample_archive(source, args.sample, args.seed)
+        lines = generate(sample, seed=args.seed, everything=stream)
+    else:
+        articles = read_articles([source])
+        articles.sort(key=lambda a: a.id)
+        lines = generate(articles, seed=args.seed)
     write(lines, args.out)
     kinds = Counter(line["kind"] for line in lines)
     print(f"wrote {len(lines)} queries to {args.out}: {dict(sorted(kinds.items()))}",

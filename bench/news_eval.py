@@ -25,10 +25,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from searchsvc.articles import collect, read_sources
-from searchsvc.indexer import _doc_terms
-from searchsvc.places import find_places
-from searchsvc.stories import cluster
+from searchsvc.ingest.places import find_places
+from searchsvc.ingest.prepare import index_article, story_terms
+from searchsvc.ingest.sources import collect, read_sources
+from searchsvc.ingest.stories import DocTerms, cluster
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "reuters21578.jsonl.gz"
 LABELS = Path(__file__).with_name("story_labels.tsv")
@@ -76,7 +76,10 @@ def places() -> dict:
 
 
 def _stories(articles: list) -> dict[str, str]:
-    return cluster([_doc_terms(a.id, a.date, a.title, a.body) for a in articles])
+    # The terms a build clusters on: the shared ingest's analysis of each article.
+    docs = [DocTerms(a.id, a.date.toordinal() if a.date else None,
+                     story_terms(index_article(a, a.path))) for a in articles]
+    return cluster(docs)
 
 
 def stories() -> dict:

@@ -1,85 +1,45 @@
-"""Phase ``quality``: ranking quality on Cranfield (1,400 abstracts, 225 queries, graded qrels).
+"""Phase ``quality``: ranking quality on Cranfield, CACM and LISA, searchsvc next to its peers.
 
-Every engine indexes ``docs.jsonl`` through searchsvc's JSONL reader and answers every query of
-``queries.tsv``; the top 100 ids are scored with ir_measures: nDCG@10 on the graded judgements
-(0–4) and MAP, P@10, Recall@100 with grade ≥ 1 as relevant. A query an engine returns nothing
-for scores 0 (it is not dropped from the mean).
+Each collection (``docs.jsonl``, ``queries.tsv``, graded ``qrels.txt`` in
+``../shared/relevance/<name>/``) is indexed by searchsvc through its JSONL reader — on the
+Whoosh engine, and on the OpenSearch engine when a cluster is given — and every judged query is
+sent as its **raw text** (punctuation, capitals and all) through ``core.search.search()`` with
+``per_page=100`` and ``collapse=false``, as many pages as the top 100 need. searchsvc has to
+cope with the text itself: a question mark, a quote or an upper-case ``AND`` are what users
+type.
 
-* searchsvc: the raw query text through ``search()`` with default settings, 100 per page, pages
-  as needed — it must cope with the punctuation itself.
-* tantivy, FTS5: the text's words (punctuation stripped, since both would read it as syntax),
-  OR-ed, BM25 over title (weighted as searchsvc weighs it) and body; tantivy's ``en_stem`` (no
-  stop words), FTS5's ``porter`` tokenizer and ``bm25(docs, <title weight>, 1.0)``. Each is also
-  run at the title weight searchsvc used before (2), to show what that choice changes.
-* bm25: a plain BM25 (k1 1.2, b 0.75) written here, over title and body as one field, with
-  searchsvc's own analysis (``schema.index_terms``: same tokens, stop words and stemmer).
+The peers are the ranking lab's (``bench/ranking_lab.py``, imported, not copied), in the same
+process on the same documents: tantivy, SQLite FTS5, rank_bm25 with two tokenisations and plain
+Whoosh, each given the query's words with punctuation stripped (they would read it as syntax).
+Everything is scored by the lab's ``evaluate`` (ir_measures): nDCG@10 on the graded judgements,
+MAP and Recall@100 with grade ≥ 1 relevant, means over the judged queries; a query that returns
+nothing (or fails) scores 0.
+
+Two checks per collection: searchsvc − the best peer (by nDCG@10, the target being ≥ 0, aim
++0.02), with per-query wins/ties/losses; and how many queries sent **upper-cased** return the
+same ids in the same order (the analysis folds case, so all of them should, unless capitals
+turn words into operators).
 """
 
 from __future__ import annotations
 
-import heapq
-import math
 import shutil
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 
 from bench.common import Workspace, log, rnd, seed_records, write_jsonl
-from bench.engines import (
-    TITLE_BOOST,
-    build_fts5,
-    build_searchsvc,
-    build_tantivy,
-    open_engine,
-    read_articles,
-)
+from bench.engines import build_opensearch, build_searchsvc, engines_available, open_engine
 
-MEASURES = ("nDCG@10", "AP(rel=1)", "P(rel=1)@10", "R(rel=1)@100")
-LABELS = {"nDCG@10": "nDCG@10", "AP(rel=1)": "MAP", "P(rel=1)@10": "P@10",
-          "R(rel=1)@100": "Recall@100"}
 DEPTH = 100
-ALT_TITLE_WEIGHT = 2.0  # the title weight searchsvc used until this comparison
-
-
-class Bm25:
-    """Okapi BM25 over searchsvc's analysis, in memory."""
-
-    name = "bm25"
-
-    def __init__(self, articles: list, k1: float = 1.2, b: float = 0.75):
-        from searchsvc.schema import index_terms
-
-        self.analyse = index_terms
-        self.k1, self.b = k1, b
-        self.ids = [a.id for a in articles]
-        self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        self.lengths = []
-        for doc, a in enumerate(articles):
-            terms = index_terms(f"{a.title}\n{a.body}")
-            self.lengths.append(sum(len(p) for p in terms.values()))
-            for term, positions in terms.items():
-                self.postings[term].append((doc, len(positions)))
-        self.avgdl = sum(self.lengths) / max(len(self.lengths), 1)
-
-    def rank(self, text: str, k: int = DEPTH) -> list[str]:
-        n = len(self.ids)
-        scores: Counter = Counter()
-        for term in set(self.analyse(text)):
-            postings = self.postings.get(term)
-            if not postings:
-                continue
-            idf = math.log(1 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
-            for doc, tf in postings:
-                norm = self.k1 * (1 - self.b + self.b * self.lengths[doc] / self.avgdl)
-                scores[doc] += idf * tf * (self.k1 + 1) / (tf + norm)
-        best = heapq.nlargest(k, scores.items(), key=lambda item: (item[1], -item[0]))
-        return [self.ids[doc] for doc, _ in best]
+COLLECTIONS = ("cranfield", "cacm", "lisa")
+MEASURES = ("nDCG", "MAP", "R@100")
+SEARCHSVC = ("searchsvc", "opensearch")
 
 
 def smoke_collection(root: Path) -> Path:
-    """A tiny stand-in for Cranfield made from the seeds: each title's start is a query whose
+    """A tiny stand-in collection made from the seeds: each title's start is a query whose
     one relevant document is that seed."""
-    folder = root / "quality-smoke"
+    folder = root / "quality-smoke" / "smoke"
     records = seed_records()
     write_jsonl(folder / "docs.jsonl", [{"id": r["id"], "title": r["title"], "body": r["body"]}
                                         for r in records])
@@ -92,94 +52,104 @@ def smoke_collection(root: Path) -> Path:
     return folder
 
 
-def read_queries(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            qid, _, text = line.partition("\t")
-            out[qid.strip()] = text.strip()
-    return out
+def _rank_all(engine, coll, upper: bool = False) -> tuple[dict[str, list[str]], list[str]]:
+    ranked, errors = {}, []
+    for q in coll.qids:
+        text = coll.queries.get(q, "")
+        try:
+            ranked[q] = engine.rank(text.upper() if upper else text, DEPTH)
+        except Exception as exc:  # a query the engine cannot answer scores 0
+            errors.append(f"{q}: {type(exc).__name__}: {exc}"[:200])
+            ranked[q] = []
+    return ranked, errors
 
 
-def evaluate(qrels: list, run: dict[str, dict[str, float]], qids: list[str]) -> dict:
-    import ir_measures
-
-    measures = [ir_measures.parse_measure(m) for m in MEASURES]
-    per: dict[str, dict[str, float]] = {str(m): {} for m in measures}
-    for metric in ir_measures.iter_calc(measures, qrels, run):
-        per[str(metric.measure)][metric.query_id] = metric.value
-    out = {}
-    for m, label in zip(measures, MEASURES, strict=True):
-        values = per[str(m)]
-        out[LABELS[label]] = rnd(sum(values.get(q, 0.0) for q in qids) / len(qids), 4)
-    return out
+def _scores(lab, coll, ranked: dict[str, list[str]]) -> tuple[dict, object]:
+    found = lab.evaluate(coll, ranked)
+    per = found.pop("per")
+    return {k: rnd(v, 4) for k, v in found.items()}, per
 
 
-def run(ws: Workspace) -> dict:
-    import ir_measures
+def _one(ws: Workspace, folder: Path, with_opensearch: bool) -> dict:
+    from bench import ranking_lab as lab
 
-    started = time.perf_counter()
-    folder = smoke_collection(ws.root) if ws.smoke else ws.cranfield_dir
-    docs, queries = folder / "docs.jsonl", read_queries(folder / "queries.tsv")
-    qrels = list(ir_measures.read_trec_qrels(str(folder / "qrels.txt")))
-    qids = sorted({q.query_id for q in qrels}, key=lambda x: (len(x), x))
-    work = ws.root / "quality"
+    coll = lab.load_collection(folder)
+    work = ws.root / "quality" / folder.name
     shutil.rmtree(work, ignore_errors=True)
-    articles = read_articles([docs])
-    log(f"quality: {len(articles)} documents, {len(queries)} queries from {folder}")
-    builds: dict[str, float] = {}
-    engines: dict[str, object] = {}
-    for name in ("searchsvc", "tantivy", "fts5"):
-        t0 = time.perf_counter()
+    docs = folder / "docs.jsonl"
+    log(f"quality: {folder.name}, {len(coll.ids):,} documents, {len(coll.qids)} judged queries")
+    engines: dict[str, dict] = {}
+    per: dict[str, object] = {}
+    for name in SEARCHSVC:
+        if name == "opensearch" and not with_opensearch:
+            continue
         out = work / name
         out.mkdir(parents=True)
-        if name == "searchsvc":
-            build_searchsvc(out / "index", [docs])
-        elif name == "tantivy":
-            build_tantivy(out / "index", articles)
-        else:
-            build_fts5(out / "index.sqlite", articles)
-        builds[name] = time.perf_counter() - t0
-        engines[name] = open_engine(name, out)
-    t0 = time.perf_counter()
-    engines["bm25"] = Bm25(articles)
-    builds["bm25"] = time.perf_counter() - t0
-    results = {name: _score(engine, queries, qrels, qids, builds[name])
-               for name, engine in engines.items()}
-    # The one ranking parameter that is a choice rather than a textbook default: the title
-    # weight. Every engine (bm25 has one field) is also run at the weight used before.
-    sensitivity: dict[str, dict] = {}
-    for name in ("searchsvc", "tantivy", "fts5"):
-        alt = _score(open_engine(name, work / name, ALT_TITLE_WEIGHT), queries, qrels, qids,
-                     builds[name], label=f"{name} (title ×{ALT_TITLE_WEIGHT:g})")
-        sensitivity[name] = {k: alt[k] for k in ("nDCG@10", "MAP", "P@10", "Recall@100")}
-    in_file = sum(1 for line in docs.open(encoding="utf-8") if line.strip())
-    return {"collection": str(folder), "documents": len(articles), "documents_in_file": in_file,
-            "queries": len(qids), "engines": results,
-            "title_weight": {"default": TITLE_BOOST, "alternative": ALT_TITLE_WEIGHT,
-                             "engines": sensitivity},
-            "seconds": rnd(time.perf_counter() - started, 1)}
-
-
-def _score(engine, queries: dict[str, str], qrels: list, qids: list[str], build_s: float,
-           label: str | None = None) -> dict:
-    t0 = time.perf_counter()
-    run_: dict[str, dict[str, float]] = {}
-    errors = []
-    for qid in qids:
+        t0 = time.perf_counter()
         try:
-            ids = engine.rank(queries.get(qid, ""), DEPTH)
-        except Exception as exc:  # a query the engine cannot answer scores 0
-            errors.append(f"{qid}: {type(exc).__name__}: {exc}"[:200])
-            ids = []
-        # Rank-derived scores: ties in engine scores cannot reorder the list.
-        run_[qid] = {doc: float(DEPTH - r) for r, doc in enumerate(ids)}
-    seconds = time.perf_counter() - t0
-    scores = evaluate(qrels, {q: d for q, d in run_.items() if d}, qids)
-    scores.update(queries=len(qids), errors=len(errors), error_examples=errors[:3],
-                  empty_results=sum(1 for d in run_.values() if not d),
-                  ms_per_query=rnd(seconds * 1000 / max(len(qids), 1), 2),
-                  build_s=rnd(build_s, 2))
-    log(f"  {label or engine.name}: nDCG@10 {scores['nDCG@10']}, MAP {scores['MAP']}, "
-        f"P@10 {scores['P@10']}, R@100 {scores['Recall@100']}")
-    return scores
+            documents = (build_searchsvc(out / "index", [docs]) if name == "searchsvc"
+                         else build_opensearch(out, [docs]))
+        except Exception as exc:  # reported; the other engines still run
+            engines[name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            log(f"  {name}: build failed: {exc}")
+            continue
+        build_s = time.perf_counter() - t0
+        engine = open_engine(name, out)
+        t0 = time.perf_counter()
+        ranked, errors = _rank_all(engine, coll)
+        seconds = time.perf_counter() - t0
+        upper, upper_errors = _rank_all(engine, coll, upper=True)
+        engine.close()
+        scores, per[name] = _scores(lab, coll, ranked)
+        same = sum(1 for q in coll.qids if ranked[q] == upper[q])
+        engines[name] = {**scores, "documents": documents, "build_s": rnd(build_s, 2),
+                         "ms_per_query": rnd(seconds * 1000 / max(len(coll.qids), 1), 1),
+                         "errors": len(errors), "error_examples": errors[:3],
+                         "empty": sum(1 for q in coll.qids if not ranked[q]),
+                         "upper_same": same, "upper_errors": len(upper_errors),
+                         "upper_differs": [q for q in coll.qids if ranked[q] != upper[q]][:10]}
+        log(f"  {name}: nDCG@10 {scores['nDCG']:.4f}, MAP {scores['MAP']:.4f}, "
+            f"R@100 {scores['R@100']:.4f}; upper-cased same {same}/{len(coll.qids)}")
+    peers: dict[str, dict] = {}
+    for peer, fn in lab.PEERS.items():
+        t0 = time.perf_counter()
+        try:
+            ranked = fn(coll)
+        except Exception as exc:  # a peer that fails is reported, not fatal
+            peers[peer] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            continue
+        scores, per[peer] = _scores(lab, coll, ranked)
+        peers[peer] = {**scores, "seconds": rnd(time.perf_counter() - t0, 2),
+                       "empty": sum(1 for q in coll.qids if not ranked.get(q))}
+        log(f"  peer {peer}: nDCG@10 {scores['nDCG']:.4f}")
+    scored = {p: r for p, r in peers.items() if "nDCG" in r}
+    best = max(scored, key=lambda p: scored[p]["nDCG"]) if scored else None
+    versus: dict[str, dict] = {}
+    for name, r in engines.items():
+        if best is None or "nDCG" not in r:
+            continue
+        a, b = per[name], per[best]
+        versus[name] = {m: rnd(r[m] - scored[best][m], 4) for m in MEASURES}
+        versus[name].update(wins=int((a > b + 1e-9).sum()), ties=int((abs(a - b) <= 1e-9).sum()),
+                            losses=int((a < b - 1e-9).sum()),
+                            best_peer_by_measure={m: max(scored, key=lambda p: scored[p][m])
+                                                  for m in MEASURES})
+    return {"documents": len(coll.ids), "queries": len(coll.qids), "folder": str(folder),
+            "engines": engines, "peers": peers, "best_peer": best, "versus_best": versus}
+
+
+def run(ws: Workspace, relevance_dir: Path, collections: tuple[str, ...] = COLLECTIONS) -> dict:
+    started = time.perf_counter()
+    with_opensearch = "opensearch" in engines_available()
+    folders = ([smoke_collection(ws.root)] if ws.smoke
+               else [relevance_dir / name for name in collections
+                     if (relevance_dir / name / "docs.jsonl").exists()])
+    out: dict = {"relevance_dir": str(relevance_dir), "depth": DEPTH, "collections": {},
+                 "opensearch": with_opensearch}
+    for folder in folders:
+        out["collections"][folder.name] = _one(ws, folder, with_opensearch)
+    missing = [c for c in collections if not ws.smoke and c not in out["collections"]]
+    if missing:
+        out["missing"] = missing
+    out["seconds"] = rnd(time.perf_counter() - started, 1)
+    return out

@@ -1,12 +1,21 @@
-"""The report: targets (met or not, with the number), the capacity model, and the Markdown.
+"""The report: targets (met or not, with the number), the capacity models, and the Markdown.
 
 Everything here is computed from ``report.json`` alone, so a report can be re-rendered from any
-mix of phases (a sub-command run alone keeps the other phases of the previous run).
+mix of phases (a sub-command run alone keeps the other phases of the previous run). This module
+has the indexing, query and HTTP sections and the one-machine capacity model; the quality,
+update and scale sections and the OpenSearch capacity model are in ``bench/report_phases.py``.
 """
 
 from __future__ import annotations
 
 import math
+
+from bench import report_phases
+from bench.markdown import articles as _n
+from bench.markdown import delta
+from bench.markdown import fmt as _fmt
+from bench.markdown import signed as _signed
+from bench.markdown import table as _table
 
 BUILD_TARGET_S = 12.0
 SCALE_TARGET = 1.3
@@ -15,8 +24,9 @@ P95_TARGET_MS = 60.0
 HTTP_SHARE_TARGET = 0.70
 HTTP_TAIL_TARGET = 4.0
 MEMORY_BUDGET_GB = 16.0  # of the machine's 24 GB: the rest for the OS, page cache, a build
-SIZES = (20_841, 104_205, 250_000, 500_000, 1_000_000, 2_000_000)
-ENGINE_ORDER = ("searchsvc", "tantivy", "fts5", "bm25", "read")
+SIZES = (20_841, 208_410, 500_000, 1_000_000, 2_000_000)
+ENGINE_ORDER = ("searchsvc", "opensearch", "tantivy", "fts5", "read")
+REPLICATED = "jsonl10"  # the indexing phase's replicated corpus (bench.common.REPLICAS)
 KIND_LABELS = {"common": "single common word", "rare": "single rare word", "two": "two words",
                "three": "three words", "phrase": "phrase", "prefix": "prefix*",
                "fuzzy": "fuzzy~", "empty": "empty q + filters"}
@@ -31,32 +41,6 @@ def _row(index: dict, engine: str, corpus: str) -> dict | None:
         if r["engine"] == engine and r["corpus"] == corpus:
             return r
     return None
-
-
-def _fmt(value, digits: int = 1, unit: str = "") -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}{unit}"
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "∞"
-        if abs(value) >= 1000:
-            return f"{value:,.0f}{unit}"
-        return f"{value:.{digits}f}{unit}"
-    return f"{value}{unit}"
-
-
-def _table(header: list[str], rows: list[list], align: str = "") -> str:
-    """A Markdown table; ``align`` has one letter per column (l or r), default: the first
-    column left, the others right."""
-    align = align or "l" + "r" * (len(header) - 1)
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" if a == "l" else "--:" for a in align) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 # -- targets ---------------------------------------------------------------------------------
@@ -78,11 +62,12 @@ def targets(data: dict) -> list[dict]:
     sc = index.get("scaling", {}).get("searchsvc")
     ratio = sc["cost_ratio_wall"] if sc else None
     out.append({
-        "id": "build_scaling", "target": "per-article build cost at 5x ≤ 1.3× the 1x cost",
+        "id": "build_scaling", "target": "per-article build cost at 10x ≤ 1.3× the 1x cost",
         "value": ratio, "unit": "×", "met": None if ratio is None else ratio <= SCALE_TARGET,
-        "detail": (f"{sc['wall_s_5x']:.1f} s for {sc['articles_5x']:,} vs {sc['wall_s_1x']:.1f} s "
-                   f"for {sc['articles_1x']:,} (CPU ratio {sc['cost_ratio_cpu']:.2f}×; 5x: "
-                   + (f"median of {sc['runs_5x']} runs)" if sc.get("runs_5x", 1) > 1
+        "detail": (f"{_fmt(sc['wall_s_nx'], 1)} s for {sc['articles_nx']:,} vs "
+                   f"{_fmt(sc['wall_s_1x'], 1)} s for {sc['articles_1x']:,} (CPU ratio "
+                   f"{_fmt(sc['cost_ratio_cpu'], 2)}×; 10x: "
+                   + (f"median of {sc['runs_nx']} runs)" if sc.get("runs_nx", 1) > 1
                       else "one run)") if sc else "indexing phase not run"),
     })
     q = _phase(data, "query").get("engines", {}).get("searchsvc", {}).get("overall")
@@ -120,6 +105,7 @@ def targets(data: dict) -> list[dict]:
         "detail": (f"p50 {level8['p50_ms']:.1f} ms, p99 {level8['p99_ms']:.1f} ms"
                    if tail is not None else "http phase not run"),
     })
+    out += report_phases.targets(data)
     return out
 
 
@@ -153,7 +139,10 @@ def _power(n1: float, v1: float | None, n5: float, v5: float | None) -> float | 
 def _at(n1: float, v1: float | None, a: float | None, n: float) -> float | None:
     if v1 is None or a is None:
         return None
-    return v1 * (n / n1) ** a
+    try:
+        return v1 * (n / n1) ** a
+    except OverflowError:
+        return math.inf
 
 
 def _limit(n1: float, v1: float | None, a: float | None, limit: float) -> float | None:
@@ -164,9 +153,12 @@ def _limit(n1: float, v1: float | None, a: float | None, limit: float) -> float 
         return n1 * (limit / v1) ** (1 / a)
     if v1 > limit:
         return 0.0
-    if a <= 1e-9:
+    if a <= 1e-9 or v1 <= 0:
         return math.inf
-    return n1 * (limit / v1) ** (1 / a)
+    try:
+        return n1 * (limit / v1) ** (1 / a)
+    except OverflowError:  # a nearly flat fit: no limit within any sensible size
+        return math.inf
 
 
 def _linear(n1: float, v1: float | None, n5: float, v5: float | None) -> tuple | None:
@@ -182,10 +174,10 @@ def capacity(data: dict) -> dict:
     sc = index.get("scaling", {}).get("searchsvc")
     if not sc:
         return {}
-    n1, n5 = sc["articles_1x"], sc["articles_5x"]
+    n1, n5 = sc["articles_1x"], sc["articles_nx"]
     model: dict = {"n1": n1, "n5": n5}
-    model["build_exponent"] = _power(n1, sc["wall_s_1x"], n5, sc["wall_s_5x"])
-    model["build_cpu_exponent"] = _power(n1, sc["cpu_s_1x"], n5, sc["cpu_s_5x"])
+    model["build_exponent"] = _power(n1, sc["wall_s_1x"], n5, sc["wall_s_nx"])
+    model["build_cpu_exponent"] = _power(n1, sc["cpu_s_1x"], n5, sc["cpu_s_nx"])
     # Wall times on a shared machine mostly measure the contention: build time is projected
     # from the 1x wall time with the CPU exponent (how much work grows), when there is one.
     model["build_projection_exponent"] = (model["build_cpu_exponent"]
@@ -193,17 +185,17 @@ def capacity(data: dict) -> dict:
                                           else model["build_exponent"])
     model["build_limit_n"] = _limit(n1, sc["wall_s_1x"], model["build_projection_exponent"],
                                     BUILD_TARGET_S)
-    model["size"] = _linear(n1, sc.get("size_mb_1x"), n5, sc.get("size_mb_5x"))
-    model["build_memory_exponent"] = _power(n1, sc["peak_pss_mb_1x"], n5, sc["peak_pss_mb_5x"])
+    model["size"] = _linear(n1, sc.get("size_mb_1x"), n5, sc.get("size_mb_nx"))
+    model["build_memory_exponent"] = _power(n1, sc["peak_pss_mb_1x"], n5, sc["peak_pss_mb_nx"])
     model["build_memory_1x"] = sc["peak_pss_mb_1x"]
     mem = query.get("memory", {}).get("searchsvc", {})
     serve1 = (mem.get("jsonl") or {}).get("rss_after_mb")
-    serve5 = (mem.get("jsonl5") or {}).get("rss_after_mb")
+    serve5 = (mem.get(REPLICATED) or {}).get("rss_after_mb")
     model["serve_memory"] = _linear(n1, serve1, n5, serve5)
     full = (query.get("engines", {}).get("searchsvc") or {}).get("overall") or {}
     scale = (query.get("scale") or {}).get("searchsvc")
     for key, limit in (("p50", P50_TARGET_MS), ("p95", P95_TARGET_MS), ("mean", None)):
-        a = _power(n1, scale["1x"].get(key), n5, scale["5x"].get(key)) if scale else None
+        a = _power(n1, scale["1x"].get(key), n5, scale["nx"].get(key)) if scale else None
         model[f"{key}_exponent"] = a
         if limit is not None:
             model[f"{key}_limit_n"] = _limit(n1, full.get(key), a, limit)
@@ -251,7 +243,10 @@ def render(data: dict) -> str:
         ("**Smoke run** on the two bundled seed articles: the numbers only show that every "
          "code path runs.\n" if data.get("smoke") else ""),
         f"Generated {data.get('generated', '?')} by `{data.get('command', 'python -m bench')}`"
-        " (see `bench/README.md`). Every number comes from `report.json` beside this file.",
+        " (see `bench/README.md`). Every number comes from `report.json` beside this file. "
+        f"searchsvc measured: {(data.get('searchsvc') or {}).get('described', '?')}. Which "
+        "phases ran when: " + ", ".join(f"{name} {p.get('finished', '?')}" for name, p in
+                                        data.get("phases", {}).items()) + ".",
         "",
     ]
     machine = next((p.get("machine") for p in data.get("phases", {}).values()
@@ -269,8 +264,11 @@ def render(data: dict) -> str:
     parts += _render_index(data)
     parts += _render_query(data)
     parts += _render_http(data)
-    parts += _render_quality(data)
+    parts += report_phases.render_quality(data)
+    parts += report_phases.render_updates(data)
+    parts += report_phases.render_scale(data)
     parts += _render_capacity(data)
+    parts += report_phases.render_opensearch_capacity(data)
     parts += _render_notes(data)
     return "\n".join(p for p in parts if p is not None).rstrip() + "\n"
 
@@ -279,12 +277,16 @@ def _render_targets(data: dict) -> list[str]:
     rows = []
     for t in data.get("targets", []):
         met = "–" if t["met"] is None else ("**met**" if t["met"] else "**not met**")
-        value = t["value"]
-        shown = (_fmt(value, 2) if t["unit"] in ("×", "") else _fmt(value, 1)) + (
-            ("" if t["unit"] == "×" else " ") + t["unit"] if t["unit"] and value is not None
-            else "")
+        value, unit = t["value"], t["unit"]
+        shown = (_fmt(value, 2) if unit in ("×", "") else _fmt(value, 1)) + (
+            ("" if unit == "×" or unit.startswith("/") else " ") + unit
+            if unit and value is not None else "")
         if t["id"] == "http_throughput" and value is not None:
             shown = f"{value * 100:.0f} %"
+        elif unit == "Δ" and value is not None:
+            shown = delta(value) + " nDCG@10"
+        if t.get("projected") and t["met"] is not None:
+            met += " (projected)"
         rows.append([t["target"], shown, met, t["detail"]])
     return ["## Targets", "", _table(["target", "measured", "", "how"], rows, "lrll"), ""]
 
@@ -296,7 +298,7 @@ def _render_index(data: dict) -> list[str]:
     out = ["## 1. Indexing", ""]
     corpora = index.get("corpora", {})
     for name, label in (("jsonl", "JSONL 1x"), ("text", "text files 1x"),
-                        ("jsonl5", "JSONL 5x")):
+                        (REPLICATED, "JSONL 10x")):
         c = corpora.get(name)
         if c:
             out.append(f"- **{label}**: {c['articles']:,} articles, {c['input_mb']:.1f} MB "
@@ -306,37 +308,52 @@ def _render_index(data: dict) -> list[str]:
             "system time of the process and its workers (`wait4`), *peak PSS* the sampled peak "
             "of the whole process tree (forked workers share pages, so PSS, not the RSS sum), "
             "*max RSS* the largest single process (`ru_maxrss`). `read` only reads the "
-            "articles with searchsvc's readers, which every engine uses.", ""]
+            "articles with searchsvc's readers, which every engine uses. `searchsvc` is the "
+            "Whoosh engine; `opensearch` is searchsvc's `full_build` on the OpenSearch engine "
+            "(2 primary shards, 1 replica, on the local 3-node cluster of `make opensearch`): "
+            "its *CPU* is the client's (searchsvc's analysis and the bulk requests), *cluster "
+            "CPU* what the three JVMs used meanwhile (read from /proc; other users of the "
+            "cluster count too), and its index size is the primaries' store (the replica "
+            "doubles it).", ""]
     rows = []
     for r in index.get("summary", []):
         rows.append([f"{r['engine']}", r["corpus"], r["runs"], _fmt(r["wall_s"], 2),
-                     _fmt(r["cpu_s"], 1), _fmt(r["articles_per_s"], 0), _fmt(r["mb_per_s"], 2),
+                     _fmt(r["cpu_s"], 1), _fmt(r.get("cluster_cpu_s"), 1),
+                     _fmt(r["articles_per_s"], 0), _fmt(r["mb_per_s"], 2),
                      _fmt(r["peak_tree_pss_mb"], 0), _fmt(r["maxrss_mb"], 0),
                      _fmt(r.get("size_mb"), 1)])
-    out.append(_table(["engine", "input", "runs", "wall s", "CPU s", "articles/s", "MB/s",
-                       "peak PSS MB", "max RSS MB", "index MB"], rows))
+    out.append(_table(["engine", "input", "runs", "wall s", "CPU s", "cluster CPU s",
+                       "articles/s", "MB/s", "peak PSS MB", "max RSS MB", "index MB"], rows))
+    failed = [r for r in index.get("records", []) if r.get("error")]
+    if failed:
+        out += ["", "Failed builds: " + "; ".join(
+            f"{r['engine']} {r['corpus']} run {r['run']}: {' / '.join(r['error'])[:200]}"
+            for r in failed) + "."]
     if index.get("skipped_runs"):
         out += ["", f"Skipped to stay within the phase's {index['budget_s']:.0f} s budget: "
                 + ", ".join(index["skipped_runs"]) + "."]
     scaling = index.get("scaling", {})
     if scaling:
-        runs5 = scaling.get("searchsvc", {}).get("runs_5x", 1)
-        out += ["", "**Growth from 1x to 5x** (JSONL; 5x: "
-                + (f"searchsvc median of {runs5} runs, peers one run" if runs5 > 1
-                   else "one run") + "): per-article cost at 5x "
+        runs_nx = scaling.get("searchsvc", {}).get("runs_nx", 1)
+        out += ["", "**Growth from 1x to 10x** (JSONL; 10x: "
+                + (f"searchsvc median of {runs_nx} runs, the others one run" if runs_nx > 1
+                   else "one run") + "): per-article cost at 10x "
                 "divided by per-article cost at 1x (1.00 = linear).", ""]
         rows = []
         for engine in ENGINE_ORDER:
             s = scaling.get(engine)
             if not s:
                 continue
-            rows.append([engine, _fmt(s["wall_s_1x"], 2), _fmt(s["wall_s_5x"], 2),
+            rows.append([engine, _fmt(s["wall_s_1x"], 2), _fmt(s["wall_s_nx"], 2),
                          _fmt(s["cost_ratio_wall"], 2) + "×", _fmt(s["cost_ratio_cpu"], 2) + "×",
-                         f"{_fmt(s['peak_pss_mb_1x'], 0)} → {_fmt(s['peak_pss_mb_5x'], 0)}",
-                         (f"{_fmt(s.get('size_mb_1x'), 1)} → {_fmt(s.get('size_mb_5x'), 1)}"
+                         _fmt(s.get("cost_ratio_cluster_cpu"), 2) + "×"
+                         if s.get("cost_ratio_cluster_cpu") is not None else "–",
+                         f"{_fmt(s['peak_pss_mb_1x'], 0)} → {_fmt(s['peak_pss_mb_nx'], 0)}",
+                         (f"{_fmt(s.get('size_mb_1x'), 1)} → {_fmt(s.get('size_mb_nx'), 1)}"
                           if s.get("size_mb_1x") else "–")])
-        out.append(_table(["engine", "1x wall s", "5x wall s", "cost ratio (wall)",
-                           "cost ratio (CPU)", "peak PSS MB", "index MB"], rows))
+        out.append(_table(["engine", "1x wall s", "10x wall s", "cost ratio (wall)",
+                           "cost ratio (CPU)", "cost ratio (cluster CPU)", "peak PSS MB",
+                           "index MB"], rows))
     out += _phase_footer(index)
     return out
 
@@ -414,22 +431,28 @@ def _render_query(data: dict) -> list[str]:
         out.append(_table(["peer", "total equal", "within 10 %", "top-10 overlap",
                            "total equal by kind"], rows, "lrrrl"))
         out += ["", "Totals differ where the analysis differs: tantivy's `en_stem` is Snowball "
-                "English and keeps stop words, FTS5's `porter` is Porter and keeps stop words, "
-                "searchsvc uses Porter and drops Whoosh's stop words; fuzzy and prefix expansion "
-                "run on each engine's own term list."]
+                "English, FTS5's `porter` is Porter with `unicode61` tokens, searchsvc uses Porter "
+                "with its own tokens (acronyms, numbers, compounds as phrases) and leaves a stop "
+                "word out of a query's required words; fuzzy and prefix expansion run on each "
+                "engine's own term list. `opensearch` is searchsvc itself on the other engine: "
+                "the same totals are expected; its top 10 differ where scores tie or where "
+                "Lucene's per-shard statistics differ from Whoosh's (the rank-first tier and the "
+                "proximity bonus are applied within each engine's own scores)."]
     scale = query.get("scale", {})
     if scale:
-        out += ["", "**Latency at 5x** (the same sample of every 4th query, median of runs, on "
-                "the 1x and the 5x index):", ""]
+        out += ["", "**Latency at 10x** (the same sample of every 4th query, median of runs, on "
+                "the 1x and the 10x index; first run beside it):", ""]
         rows = []
         for e in ENGINE_ORDER:
             s = scale.get(e)
-            if s:
-                rows.append([e, s["sample"], _fmt(s["1x"]["p50"], 1), _fmt(s["5x"]["p50"], 1),
-                             _fmt(s["1x"]["p95"], 1), _fmt(s["5x"]["p95"], 1),
-                             _fmt(s["1x"]["mean"], 1), _fmt(s["5x"]["mean"], 1)])
-        out.append(_table(["engine", "queries", "p50 1x", "p50 5x", "p95 1x", "p95 5x",
-                           "mean 1x", "mean 5x"], rows))
+            if s and isinstance(s, dict) and "1x" in s:
+                rows.append([e, s["sample"], _fmt(s["1x"]["p50"], 1), _fmt(s["nx"]["p50"], 1),
+                             _fmt(s["1x"]["p95"], 1), _fmt(s["nx"]["p95"], 1),
+                             _fmt(s["1x"].get("first_p50"), 1), _fmt(s["nx"].get("first_p50"), 1),
+                             _fmt(s["1x"]["mean"], 1), _fmt(s["nx"]["mean"], 1)])
+        out.append(_table(["engine", "queries", "p50 1x", "p50 10x", "p95 1x", "p95 10x",
+                           "first-run p50 1x", "first-run p50 10x", "mean 1x", "mean 10x"],
+                          rows))
     memory = query.get("memory", {})
     if memory:
         out += ["", "**Memory of one serving process** (opened index + 40 queries; RSS MB):", ""]
@@ -438,8 +461,10 @@ def _render_query(data: dict) -> list[str]:
             m = memory.get(e)
             if m:
                 rows.append([e] + [_fmt((m.get(c) or {}).get("rss_after_mb"), 0)
-                                   for c in ("jsonl", "jsonl5")])
-        out.append(_table(["engine", "1x", "5x"], rows))
+                                   for c in ("jsonl", REPLICATED)]
+                            + [_fmt((m.get(c) or {}).get("cluster_rss_mb"), 0)
+                               for c in ("jsonl", REPLICATED)])
+        out.append(_table(["engine", "1x", "10x", "cluster RSS 1x", "cluster RSS 10x"], rows))
     if query.get("profile"):
         out += ["", f"**Where the time goes** — cProfile of searchsvc on the kind with the "
                 f"slowest first runs (`{query.get('slowest_kind')}`; slowest by median of runs: "
@@ -494,86 +519,17 @@ def _render_http(data: dict) -> list[str]:
     return out
 
 
-def _render_quality(data: dict) -> list[str]:
-    q = _phase(data, "quality")
-    if not q:
-        return ["## 4. Ranking quality (Cranfield)", "", "Not run.", ""]
-    out = ["## 4. Ranking quality (Cranfield)", "",
-           f"{q['documents']:,} documents"
-           + (f" ({q['documents_in_file'] - q['documents']} of the file's "
-              f"{q['documents_in_file']:,} are empty and skipped by the reader)"
-              if q.get("documents_in_file", q["documents"]) > q["documents"] else "")
-           + f", {q['queries']} queries, indexed through the JSONL reader; top 100 per query; "
-           "ir_measures (nDCG@10 on the graded judgements 0–4; MAP, "
-           "P@10, Recall@100 with grade ≥ 1 relevant). A query with no result counts as 0.", ""]
-    rows = []
-    for name in ENGINE_ORDER:
-        r = q["engines"].get(name)
-        if r:
-            rows.append([name, _fmt(r["nDCG@10"], 4), _fmt(r["MAP"], 4), _fmt(r["P@10"], 4),
-                         _fmt(r["Recall@100"], 4), _fmt(r["ms_per_query"], 1), r["errors"],
-                         r["empty_results"]])
-    out.append(_table(["engine", "nDCG@10", "MAP", "P@10", "Recall@100", "ms/query", "errors",
-                       "empty"], rows))
-    weight = q.get("title_weight", {})
-    out += ["", "searchsvc gets the raw query text (with its punctuation); tantivy and FTS5 get "
-            "its words with punctuation stripped (both would parse it as syntax), OR-ed, with "
-            f"searchsvc's title weight ({_fmt(weight.get('default'), 1)}); `bm25` is "
-            "`bench/quality.py`'s plain BM25 (k1 1.2, b 0.75) over title + body with "
-            "searchsvc's analysis (`schema.index_terms`).", ""]
-    if weight.get("engines"):
-        alt = weight["alternative"]
-        rows = []
-        for name, r in weight["engines"].items():
-            base = q["engines"].get(name, {})
-            rows.append([name, _fmt(base.get("nDCG@10"), 4), _fmt(r["nDCG@10"], 4),
-                         _fmt(base.get("MAP"), 4), _fmt(r["MAP"], 4)])
-        out += ["### The ranking parameters, and why", "",
-                "BM25 with k1 1.2 and b 0.75 (the textbook values, and the default of Whoosh, "
-                "Lucene, tantivy and FTS5). Title and body are each scored and the scores "
-                "summed; a headline word nearly always recurs in the body and already gets a "
-                "high length-normalised frequency in a short headline, so the title gets no "
-                f"extra weight ({_fmt(weight['default'], 1)}). searchsvc used "
-                f"{_fmt(alt, 1)} before; the same engines at that weight, in this run:", "",
-                _table(["engine", f"nDCG@10 (title ×{weight['default']:g})",
-                        f"nDCG@10 (title ×{alt:g})", f"MAP (×{weight['default']:g})",
-                        f"MAP (×{alt:g})"], rows), "",
-                "The two tiers (articles with every word first, then any word) are kept: "
-                "they are what a news reader expects from a short query, and on Cranfield's "
-                "long questions few abstracts contain every word, so they change little. "
-                "Nothing here is chosen per query.", ""]
-    return out
-
-
-def _signed(value: float) -> str:
-    return f"{'+' if value >= 0 else '−'}{abs(value):,.1f}"
-
-
-def _n(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if math.isinf(value) or value > 1e8:
-        return "no limit within the model (no measurable growth)"
-    if value <= 0:
-        return "already exceeded at 1x"
-    if value >= 1e6:
-        return f"≈{value / 1e6:.1f} M articles"
-    if value >= 1e4:
-        return f"≈{value / 1e3:.0f} k articles"
-    return f"≈{value:,.0f} articles"
-
-
 def _render_capacity(data: dict) -> list[str]:
     m = data.get("capacity") or {}
-    out = ["## 5. Capacity model", ""]
+    out = ["## 7. Capacity model: one machine (Whoosh)", ""]
     if not m:
-        return out + ["Needs the indexing phase (1x and 5x builds).", ""]
+        return out + ["Needs the indexing phase (1x and 10x builds).", ""]
     n1 = m["n1"]
     out += [
         f"Fitted through the two measured sizes ({n1:,} and {m['n5']:,} articles): times and "
         "build memory as a power law `v(N) = v(1x) · (N / N1)^a`, index size and serving "
         "memory as a straight line. "
-        "Query latency exponents come from the same query sample at 1x and 5x, applied to the "
+        "Query latency exponents come from the same query sample at 1x and 10x, applied to the "
         "full-set percentiles at 1x. Two points and a noisy machine: read the exponents as "
         "rough.", "",
         f"- Build time exponent {_fmt(m.get('build_exponent'), 2)} on wall time, "
@@ -602,7 +558,7 @@ def _render_capacity(data: dict) -> list[str]:
                    f"{_n(m.get('serve_memory_limit_n'))}.")
     rows = []
     for p in m.get("projections", []):
-        label = {n1: " (Reuters)", m["n5"]: " (5x)"}.get(p["articles"], "")
+        label = {n1: " (Reuters)", m["n5"]: " (10x)"}.get(p["articles"], "")
         rows.append([f"{p['articles']:,}{label}",
                      _fmt(p.get("build_s"), 1), _fmt(p.get("index_mb"), 0),
                      _fmt(p.get("build_peak_mb"), 0), _fmt(p.get("worker_rss_mb"), 0),
@@ -639,45 +595,11 @@ def _render_capacity(data: dict) -> list[str]:
                    "targets are ratios and do not depend on the corpus size by themselves.")
     out += [
         "",
-        "**What a deployment does then.** Within one machine: run several `searchsvc serve` "
-        "processes (or more gunicorn workers — CPU-bound, so about one per core) on read-only "
-        "copies of the index generation (the indexer builds once; `rsync`/hard-link the `gen-…` "
-        "folder and swap the `current` link the same way on each copy), behind a load balancer "
-        "(nginx or HAProxy, least-connections, health check on `/api/health`). That scales "
-        "throughput with cores, not single-query latency: once a single query is too slow, the "
-        "index must be split. Beyond one machine: OpenSearch (shards split the per-query work, "
-        "replicas add throughput) behind the same JSON contract — a thin adapter keeps "
-        "`GET /api/search` and maps the request to a query DSL body. Field mapping it would "
-        "need:",
-        "",
-        "```json",
-        '{"settings": {"analysis": {"analyzer": {"news": {"type": "custom", '
-        '"tokenizer": "standard",',
-        '   "filter": ["lowercase", "stop", "porter_stem"]}}}},',
-        ' "mappings": {"dynamic": "strict", "properties": {',
-        '   "id":      {"type": "keyword"},',
-        '   "title":   {"type": "text", "analyzer": "news", "term_vector": '
-        '"with_positions_offsets"},',
-        '   "body":    {"type": "text", "analyzer": "news", "term_vector": '
-        '"with_positions_offsets"},',
-        '   "date":    {"type": "date", "format": "yyyy-MM-dd"},',
-        '   "url":     {"type": "keyword", "index": false},',
-        '   "source":  {"type": "keyword"}, "topics": {"type": "keyword"},',
-        '   "places":  {"type": "keyword"}, "people": {"type": "keyword"},',
-        '   "orgs":    {"type": "keyword"},',
-        '   "story_id": {"type": "keyword"},',
-        '   "suggest": {"type": "completion"}}}}',
-        "```",
-        "",
-        "Request mapping: `q` → `query_string` (or `simple_query_string` for the plain-words "
-        "fallback) over `title, body`, with the all-words tier as a `bool` `should` boost; "
-        "`from`/`to` → `range` on `date` in `post_filter`; facet filters → `terms` in "
-        "`post_filter`, and each facet a `filter` aggregation (all other filters) around a "
-        "`terms` aggregation, so it ignores its own filter; the histogram → `date_histogram` "
-        "with `calendar_interval`; exact totals → `track_total_hits: true`; snippets → "
-        "`highlight` with `<mark>` tags and `encoder: html`; `did_you_mean` → a `phrase` "
-        "suggester; `collapse` → field collapsing on `story_id`; `sort=newest|oldest` → sort "
-        "on `date` (`missing: _last`).",
+        "**What a deployment does then.** Within one machine: more `searchsvc serve` workers "
+        "(CPU-bound, about one per core) or processes on read-only copies of the generation "
+        "behind a load balancer add throughput, not single-query speed. Once one query is too "
+        "slow, the index must be split: that is the OpenSearch engine (section 8), where "
+        "shards split the per-query work and replicas add throughput, behind the same API.",
         "",
     ]
     return out
@@ -713,7 +635,12 @@ def _render_notes(data: dict) -> list[str]:
         "`prefix*` an FTS5 prefix query; FTS5 has no fuzzy matching, so `word~` is expanded to "
         "every indexed term one edit away from its Porter stem (the vocabulary is loaded from "
         "`fts5vocab` when the index is opened).",
-        "- searchsvc ranks all-words matches before any-word matches; the peers rank one BM25 "
-        "over the OR of the words. The totals are the same OR count.",
+        "- searchsvc ranks all-words matches first (its all-words tier) and "
+        "adds a proximity bonus (bench/RANKING.md); the peers rank one BM25 over the OR of the "
+        "words, with searchsvc's title weight. The totals are the same OR count.",
+        "- **opensearch**: searchsvc's own `search()` on its OpenSearch engine "
+        "(`searchsvc/engines/opensearch/`): the same request, translated to one search "
+        "(`dfs_query_then_fetch`) with aggregations, plus story look-ups; 2 primary shards, "
+        "1 replica, on the local 3-node cluster.",
         "",
     ]

@@ -28,13 +28,28 @@ def test_bench_smoke_runs_and_writes_its_report(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads((out / "report.json").read_text("utf-8"))
     assert report["smoke"] is True
-    assert set(report["phases"]) == {"index", "query", "http", "quality"}
-    assert {t["id"] for t in report["targets"]} >= {"build_jsonl", "query_p50", "http_tail"}
+    assert set(report["phases"]) == {"index", "query", "http", "quality", "update", "scale"}
+    assert {t["id"] for t in report["targets"]} >= {
+        "build_jsonl", "query_p50", "http_tail", "quality_case", "update_1x_live_single",
+        "http_ingest_searchable", "scale_first_p95"}
     for phase in report["phases"].values():
         assert phase["finished"]
     searchsvc = report["phases"]["query"]["engines"]["searchsvc"]["overall"]
     assert searchsvc["errors"] == 0 and searchsvc["n"] > 0
     levels = report["phases"]["http"]["servers"]["searchsvc"]["levels"]
     assert levels and all(level["errors"] == 0 for level in levels)
+    # Every update was applied and found (the checks search for each operation's marker).
+    updates = report["phases"]["update"]["scales"]["1x"]["summary"]
+    failed = {f"{mode} {op}": (s.get("errors"), s.get("checks_failed"), s.get("error"))
+              for mode, ops in updates.items() for op, s in ops.items()
+              if s.get("errors") or s.get("checks_failed")}
+    assert len(updates["fresh"]) == len(updates["live"]) == 6 and not failed, failed
+    ingest = report["phases"]["update"]["scales"]["1x"]["http"]
+    assert ingest["single_summary"]["found_at_once"] == ingest["single_summary"]["runs"]
+    for scale in report["phases"]["scale"]["scales"].values():
+        for engine in scale["engines"].values():
+            assert "error" not in engine and engine["errors"] == 0
     markdown = (out / "RESULTS.md").read_text("utf-8")
-    assert "## Targets" in markdown and "## 5. Capacity model" in markdown
+    for heading in ("## Targets", "## 4. Ranking quality", "## 5. Updates", "## 6. Scale",
+                    "## 7. Capacity model"):
+        assert heading in markdown

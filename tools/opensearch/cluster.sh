@@ -198,7 +198,7 @@ wait_green() {
             fi
         done
         write_state
-        for url in $(tr "," " " <"$STATE/url" 2>/dev/null); do
+        for url in $(tr "," " " 2>/dev/null <"$STATE/url"); do
             if h=$(health "$url" 2s); then
                 if [[ $h == *'"status":"green"'* && $h == *"\"number_of_nodes\":${#NODES[@]},"* ]]; then
                     [[ $(wc -l <"$STATE/pids") -eq ${#NODES[@]} ]] && return 0
