@@ -4,12 +4,22 @@ Everything here names the engine (``engine_name``, one of :data:`ENGINES`) and r
 through ``searchsvc.engines.open_engine`` and the :class:`~searchsvc.engine.Snapshot` protocol,
 so a test written with these helpers runs unchanged on every engine: ``conftest``'s
 ``engine_name`` fixture is the one place that says which.
+
+On OpenSearch (``SEARCHSVC_TEST_OPENSEARCH_URL`` names the cluster) an index directory still
+holds what the shared ingest keeps beside an index (locks, build records, ingested articles);
+the documents live under an alias derived from the directory (:func:`opensearch_alias`), so
+every test index has its own. Every alias derived is remembered in :data:`OPENSEARCH_ALIASES`
+and ``conftest`` drops them (:func:`drop_opensearch`) when the test, module or session that
+made them ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -19,17 +29,79 @@ from searchsvc.engine import Engine, EngineRequest, Snapshot
 from searchsvc.engines import open_engine as _open_engine
 from searchsvc.ingest.build import BuildReport, build
 
-ENGINES = ("whoosh",)  # the engines the suite runs on ("opensearch" once it exists)
+ENGINES = ("whoosh", "opensearch")  # the engines the suite runs on
+OPENSEARCH_URL_VAR = "SEARCHSVC_TEST_OPENSEARCH_URL"
+# Test indices: two shards (so every count crosses shards, as on a real cluster), no replica
+# (a replica only copies them; the fault test in test_opensearch_faults.py uses one).
+TEST_SHARDS = 2
+TEST_REPLICAS = 0
+ALIAS_PREFIX = "sst-"  # every alias the suite makes starts so (leftovers are easy to spot)
+OPENSEARCH_ALIASES: dict[str, str] = {}  # alias → the index directory it was derived from
+
+
+def opensearch_url() -> str:
+    """The cluster the suite tests against (comma-separated node URLs), or ``""``."""
+    return os.environ.get(OPENSEARCH_URL_VAR, "").strip()
+
+
+def opensearch_alias(index_dir: Path | str) -> str:
+    """A unique, valid (lower-case, no ``\\/*?"<>|,# ``) alias for the index directory: a hash
+    of its absolute path, then its last two path parts for a reader."""
+    path = os.path.abspath(index_dir)
+    digest = hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    tail = re.sub(r"[^a-z0-9]+", "-", "-".join(Path(path).parts[-2:]).lower()).strip("-")
+    alias = f"{ALIAS_PREFIX}{digest}-{tail[:48]}".rstrip("-")
+    OPENSEARCH_ALIASES.setdefault(alias, path)
+    return alias
+
+
+def _opensearch_settings(index_dir: Path | str) -> dict:
+    url = opensearch_url()
+    if not url:
+        raise RuntimeError(f"engine opensearch needs {OPENSEARCH_URL_VAR} (make test sets it)")
+    return {"OPENSEARCH_URL": url, "OPENSEARCH_INDEX": opensearch_alias(index_dir),
+            "OPENSEARCH_SHARDS": TEST_SHARDS, "OPENSEARCH_REPLICAS": TEST_REPLICAS}
 
 
 def engine_settings(engine_name: str, index_dir: Path | str, **extra: object) -> dict:
     """The settings (``create_app``'s config, ``open_engine``'s mapping) of an index."""
-    return {"ENGINE": engine_name, "INDEX": str(index_dir), **extra}
+    settings: dict = {"ENGINE": engine_name, "INDEX": str(index_dir)}
+    if engine_name == "opensearch":
+        settings.update(_opensearch_settings(index_dir))
+    return {**settings, **extra}
 
 
-def engine_env(engine_name: str) -> dict[str, str]:
-    """The ``SEARCHSVC_*`` variables that make a ``searchsvc`` process use the engine."""
-    return {"SEARCHSVC_ENGINE": engine_name}
+def engine_env(engine_name: str, index_dir: Path | str | None = None) -> dict[str, str]:
+    """The ``SEARCHSVC_*`` variables that make a ``searchsvc`` process use the engine (on
+    OpenSearch: the alias of ``index_dir``, which the process is given with ``--index``)."""
+    env = {"SEARCHSVC_ENGINE": engine_name}
+    if engine_name == "opensearch":
+        if index_dir is None:
+            raise ValueError("an OpenSearch index is named after its index directory: pass it")
+        env.update({f"SEARCHSVC_{k}": str(v) for k, v in _opensearch_settings(index_dir).items()})
+    return env
+
+
+def index_name(engine_name: str, index_dir: Path | str) -> str:
+    """What the engine calls the index in its messages: the folder, or the alias."""
+    return opensearch_alias(index_dir) if engine_name == "opensearch" else str(index_dir)
+
+
+def drop_opensearch(aliases: Iterable[str]) -> None:
+    """Delete every index of these aliases (their generations and their ``-meta`` index)."""
+    aliases = [a for a in aliases if a.startswith(ALIAS_PREFIX)]
+    url = opensearch_url()
+    if not aliases or not url:
+        return
+    from searchsvc.engines.opensearch.engine import OpenSearchEngine
+
+    for alias in aliases:
+        engine = OpenSearchEngine.from_settings({"OPENSEARCH_URL": url, "OPENSEARCH_INDEX": alias})
+        try:
+            engine.drop_everything()
+        finally:
+            engine.close()
+        OPENSEARCH_ALIASES.pop(alias, None)
 
 
 def open_engine(index_dir: Path | str, engine_name: str = "whoosh", *,

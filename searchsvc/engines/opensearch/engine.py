@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import tempfile
 import threading
 import time
@@ -33,13 +34,16 @@ from searchsvc.engine import (
     EngineHit,
     EngineRequest,
     EngineResult,
+    Fuzzy,
     GenerationInfo,
     IndexedArticle,
+    Prefix,
     Query,
     SnapshotInfo,
     StoredArticle,
     StoryInfo,
     Value,
+    Wildcard,
 )
 from searchsvc.engines.opensearch import mapping, translate
 from searchsvc.errors import (
@@ -51,14 +55,14 @@ from searchsvc.errors import (
     ServiceError,
     UsageError,
 )
-from searchsvc.vocabulary import MemoryVocabulary, split_phrases
+from searchsvc.vocabulary import MemoryVocabulary, add_counts, split_phrases
 
 KEEP_OLD = 2
 CHUNK_CHARS = 4_000_000   # JSON characters per meta chunk document
 BULK_CHUNK = 500
 ALIAS_TTL = 1.0           # seconds a thread trusts its resolved alias
-EXACT_STORIES = 50_000
-DOC_FREQ_BATCH = 500    # up to this many matches, total_stories is counted exactly
+EXACT_STORIES = 50_000    # up to this many matches, total_stories is counted exactly
+DOC_FREQ_BATCH = 500      # terms per doc_freq request (one filters aggregation each)
 
 
 def _client(settings: Mapping[str, Any]):
@@ -102,7 +106,8 @@ def _call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
         raise _unavailable(exc) from None
     except ose.TransportError as exc:
         text = json.dumps(exc.info)[:2000] if exc.info else str(exc)
-        if "too_many_clauses" in text or "maxClauseCount" in text or "too_many_nested" in text:
+        if "too_many_clauses" in text or "maxClauseCount" in text or \
+                "too_many_nested" in text or "TooComplexToDeterminize" in text:
             raise QueryTooExpensive("the query's wildcards or fuzzy terms expand to too many "
                                     "terms; make them more specific") from None
         if exc.status_code == 404 and "index_not_found" in text:
@@ -239,10 +244,41 @@ class OpenSearchSnapshot:
         self._vocabulary: MemoryVocabulary | None = None
         self._bounds: tuple[int, dt.date | None, dt.date | None] | None = None
         self._info: SnapshotInfo | None = None
+        self._expansions: dict[tuple, list[str]] = {}
         self.opened = time.monotonic()
 
     def close(self) -> None:
         pass
+
+    def _expand(self, q: Prefix | Wildcard | Fuzzy, field: str) -> list[str]:
+        """The index terms ``q`` stands for on ``field`` (at most ``max_terms`` + 1), from the
+        rewrite of the clause on every shard: what the embedded engine reads from its term
+        dictionaries. Kept for the snapshot's life (one version of one index)."""
+        key = (type(q).__name__, field, getattr(q, "text", None), getattr(q, "pattern", None),
+               getattr(q, "distance", 0), getattr(q, "prefix", 0))
+        found = self._expansions.get(key)
+        if found is not None:
+            return found
+        limit = self.engine.max_terms
+        r = _call(self.client.indices.validate_query, index=self.index,
+                  body={"query": translate.expansion(q, field, limit)},
+                  params={"rewrite": "true", "all_shards": "true"})
+        explanations = r.get("explanations") or []
+        if not r.get("valid", False):
+            errors = " ".join(str(e.get("error", "")) for e in explanations)
+            if any(sign in errors for sign in ("too_many_clauses", "maxClauseCount",
+                                               "TooManyClauses", "TooComplexToDeterminize")):
+                # Too many terms, or a pattern too intricate to match against them at all.
+                raise QueryTooExpensive(
+                    f"the query's wildcards or fuzzy terms expand to more than {limit} "
+                    "terms; make them more specific")
+            raise InvalidQuery(f"OpenSearch could not run this query: {errors[:300]}")
+        found = sorted(translate.expanded_terms(
+            [str(e.get("explanation", "")) for e in explanations], field))[: limit + 1]
+        if len(self._expansions) > 4096:
+            self._expansions.clear()
+        self._expansions[key] = found
+        return found
 
     def _stats(self) -> tuple[int, dt.date | None, dt.date | None]:
         if self._bounds is None:
@@ -264,7 +300,8 @@ class OpenSearchSnapshot:
         documents, newest, oldest = self._stats() if (
             request.first is not None or request.recency_days) else (0, None, None)
         body, bonus = translate.body(request, documents=max(documents, 1), newest=newest,
-                                     oldest=oldest, max_terms=self.engine.max_terms)
+                                     oldest=oldest, max_terms=self.engine.max_terms,
+                                     expand=self._expand)
         response = _call(self.client.search, index=self.index, body=body,
                          params={"search_type": "dfs_query_then_fetch"})
         stories: dict[str, StoryInfo] = {}
@@ -324,7 +361,8 @@ class OpenSearchSnapshot:
             sub = EngineRequest(query=request.query, filters=filters, sort="newest",
                                 limit=request.story_others + 1, collapse=False, fields=False)
             body, _ = translate.body(sub, documents=1, newest=None, oldest=None,
-                                     max_terms=self.engine.max_terms)
+                                     max_terms=self.engine.max_terms,
+                                     expand=self._expand)
             body.pop("aggs", None)
             body["_source"] = False
             searches += [{"index": self.index}, body]
@@ -348,7 +386,8 @@ class OpenSearchSnapshot:
                               collapse=False, rescore=request.rescore)
         documents, newest, oldest = self._stats()
         body, bonus = translate.body(whole, documents=max(documents, 1), newest=newest,
-                                     oldest=oldest, max_terms=self.engine.max_terms)
+                                     oldest=oldest, max_terms=self.engine.max_terms,
+                                     expand=self._expand)
         body.pop("aggs", None)
         body.pop("from", None)
         pit = _call(self.client.create_pit, index=self.index, params={"keep_alive": "2m"})
@@ -393,10 +432,6 @@ class OpenSearchSnapshot:
                 self.engine._vocabularies = {(self.index, self.version): cached}
             self._vocabulary = cached
         return self._vocabulary
-
-    def rare_phrases(self) -> list[str]:
-        found = self.engine.meta.read(self.index, "phrases_once")
-        return found if isinstance(found, list) else []
 
     def doc_freq(self, terms: Sequence[str], within: Query | None = None) -> dict[str, int]:
         """Articles whose text has each term (with ``within``: among those matching it), from
@@ -503,6 +538,15 @@ class OpenSearchWriter:
         self.parts["phrases"] = frequent
         self.parts["phrases_once"] = once
 
+    def change_vocabulary(self, words: Mapping[str, int], phrases: Mapping[str, int]) -> None:
+        # The parts are whole documents of the meta index: read, changed, written back.
+        meta = self.engine.meta
+        found = meta.read(self.index, "phrases_once")
+        counts = dict.fromkeys(found if isinstance(found, list) else [], 1)
+        counts.update(meta.read(self.index, "phrases") or {})
+        self.set_vocabulary(add_counts(meta.read(self.index, "vocabulary") or {}, words),
+                            add_counts(counts, phrases))
+
     def _spooled(self) -> Iterable[dict]:
         """The spool's documents: the last version of each id, unless deleted after it."""
         assert self.spool is not None
@@ -597,10 +641,15 @@ class OpenSearchEngine:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> OpenSearchEngine:
+        def number(name: str, default: int) -> int:
+            value = settings.get(name)
+            # 0 is a value (no replica: a one-node cluster), not "unset".
+            return default if value is None or value == "" else int(value)
+
         return cls(_client(settings), alias=str(settings.get("OPENSEARCH_INDEX") or "searchsvc"),
-                   shards=int(settings.get("OPENSEARCH_SHARDS") or 2),
-                   replicas=int(settings.get("OPENSEARCH_REPLICAS") or 1),
-                   max_terms=int(settings.get("MAX_TERMS") or 1024))
+                   shards=number("OPENSEARCH_SHARDS", 2),
+                   replicas=number("OPENSEARCH_REPLICAS", 1),
+                   max_terms=number("MAX_TERMS", 1024))
 
     # -- the served index --------------------------------------------------------------------
 
@@ -650,6 +699,9 @@ class OpenSearchEngine:
         _call(self.client.indices.update_aliases, body={"actions": actions})
 
     def _indices(self) -> list[str]:
+        """This alias's generations, oldest first. Only names the writer makes count: the
+        wildcard ``<alias>-g*`` also matches the indices of an alias such as ``<alias>-gold``,
+        which are not this one's to list, prune or drop."""
         from opensearchpy import exceptions as ose
 
         try:
@@ -657,7 +709,8 @@ class OpenSearchEngine:
                           params={"expand_wildcards": "open"})
         except ose.NotFoundError:
             return []
-        return sorted(found)
+        own = re.compile(re.escape(self.alias) + r"-g\d{8}t\d{12}")
+        return sorted(name for name in found if own.fullmatch(name))
 
     def _drop_old(self) -> None:
         current = self._current()

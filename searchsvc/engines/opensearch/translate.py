@@ -10,9 +10,11 @@ How each part is made exact:
   engine scores it; ``title:``/``body:`` on their own field); the proximity bonus is a
   sloppy ``match_phrase`` per pair (``rescore`` cannot be combined with ``collapse`` in
   OpenSearch, so it is scored on every match); filters (facet values, dates) are
-  in filter context and score nothing; prefix, wildcard and fuzzy clauses use the
-  ``scoring_boolean`` rewrite, so every term they expand to is scored, and more than the
-  engine's term limit is refused;
+  in filter context and score nothing; prefix, wildcard and fuzzy clauses are sent as the
+  index terms they expand to (asked of the cluster by the engine, see ``expansion``), each
+  scored as a term of its own with the clause's boost — as the embedded engine scores them
+  (Lucene's own fuzzy rewrite would scale each term by its similarity) — and more than the
+  engine's term limit in one query is refused, as there;
 * **the all-words tier**: a ``constant_score`` clause adds a bonus larger than any score the
   query can reach to the documents of the first tier, which is subtracted again from the hits'
   scores; ties break on date (newest first) and id;
@@ -33,6 +35,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+from collections.abc import Callable
 
 import numpy as np
 
@@ -58,6 +62,7 @@ from searchsvc.engine import (
     walk,
 )
 from searchsvc.engines.opensearch.mapping import TERM_FIELDS, TEXT_FIELD
+from searchsvc.errors import QueryTooExpensive
 
 CARDINALITY_EXACT = 40_000  # the largest precision_threshold OpenSearch accepts
 SHARD_SIZE = 10_000         # terms per shard a facet aggregation considers
@@ -65,9 +70,60 @@ SOURCE_FIELDS = ["id", "title", "body", "date", "url", "source", "topics", "plac
                  "orgs", "story"]
 
 
+Expander = Callable[["Prefix | Wildcard | Fuzzy", str], list[str]]
+
+
 class _Ctx:
-    def __init__(self, max_terms: int):
+    """One query's translation: the term limit, the expander (the index terms a prefix,
+    wildcard or fuzzy clause stands for on a field; None sends Lucene's own clause), and what
+    is left of the limit (shared by every expansion of the query, as in the embedded
+    engine)."""
+
+    def __init__(self, max_terms: int, expand: Expander | None = None):
         self.max_terms = max_terms
+        self.expand = expand
+        self.budget = max_terms
+
+    def fresh(self) -> _Ctx:
+        return _Ctx(self.max_terms, self.expand)
+
+
+def expansion(q: Prefix | Wildcard | Fuzzy, field: str, max_terms: int) -> dict:
+    """The clause whose rewrite (``_validate/query?rewrite=true``) lists every index term
+    ``q`` expands to on ``field``: one term query per term (``scoring_boolean``)."""
+    if isinstance(q, Prefix):
+        return {"prefix": {field: {"value": q.text, "rewrite": "scoring_boolean"}}}
+    if isinstance(q, Wildcard):
+        return {"wildcard": {field: {"value": q.pattern, "rewrite": "scoring_boolean"}}}
+    return {"fuzzy": {field: {"value": q.text, "fuzziness": min(max(q.distance, 1), 2),
+                              "prefix_length": min(max(q.prefix, 1), len(q.text)),
+                              "transpositions": False, "max_expansions": max_terms + 1,
+                              "rewrite": "scoring_boolean"}}}
+
+
+def expanded_terms(explanations: list[str], field: str) -> set[str]:
+    """The terms of ``field`` a rewritten query's explanations name. Index terms hold no
+    space, bracket, ``^``, ``*``, ``?`` or ``~`` (``searchsvc.analysis.TOKEN_PATTERN``); a
+    shard none of whose terms match leaves the clause as it was (``text_terms:p*``,
+    ``text_terms:oil~1``), which names no term."""
+    pattern = re.compile(re.escape(field) + r":([^\s()^*?~]+)(?=[\s)^]|$)")
+    return {t for text in explanations for t in pattern.findall(text)}
+
+
+def _expanded(q: Prefix | Wildcard | Fuzzy, ctx: _Ctx) -> dict:
+    assert ctx.expand is not None
+    clauses = []
+    for f in _fields(q.field):
+        terms = ctx.expand(q, f)
+        ctx.budget -= len(terms)
+        if ctx.budget < 0:
+            raise QueryTooExpensive(
+                f"the query's wildcards or fuzzy terms expand to more than {ctx.max_terms} "
+                "terms; make them more specific")
+        clauses += [{"term": {f: {"value": t, "boost": q.boost}}} for t in terms]
+    if not clauses:
+        return {"match_none": {}}
+    return clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses}}
 
 
 def _fields(fld: str | None) -> list[str]:
@@ -92,6 +148,8 @@ def query(q: Query, ctx: _Ctx) -> dict:
                                           "slop": q.distance, "in_order": False,
                                           "boost": q.boost}}
                            for f in _fields(q.left.field)])
+    if isinstance(q, (Prefix, Wildcard, Fuzzy)) and ctx.expand is not None:
+        return _expanded(q, ctx)
     if isinstance(q, Prefix):
         return _any_field([{"prefix": {f: {"value": q.text, "rewrite": "scoring_boolean",
                                            "boost": q.boost}}} for f in _fields(q.field)])
@@ -134,7 +192,7 @@ def _bool(q: Bool, ctx: _Ctx) -> dict:
         out["should"] = [query(c, ctx) for c in q.should]
         out["minimum_should_match"] = q.min_should if (q.must or q.min_should) else 1
     if q.must_not:
-        out["must_not"] = [filter_(c) for c in q.must_not]
+        out["must_not"] = [filter_(c, ctx) for c in q.must_not]
     if not out:
         return {"match_none": {}}
     if not (q.must or q.should):
@@ -142,8 +200,9 @@ def _bool(q: Bool, ctx: _Ctx) -> dict:
     return {"bool": out}
 
 
-def filter_(q: Query) -> dict:
-    """A node in filter context (no score)."""
+def filter_(q: Query, ctx: _Ctx | None = None) -> dict:
+    """A node in filter context (no score); ``ctx`` the query's translation, whose term limit
+    its expansions count towards."""
     if isinstance(q, Value):
         return {"term": {q.field: q.value}}
     if isinstance(q, DateRange):
@@ -158,14 +217,14 @@ def filter_(q: Query) -> dict:
     if isinstance(q, Bool) and all(_is_filter(c) or isinstance(c, Bool) for c in walk(q)):
         out: dict = {}
         if q.must:
-            out["filter"] = [filter_(c) for c in q.must]
+            out["filter"] = [filter_(c, ctx) for c in q.must]
         if q.should:
-            out["should"] = [filter_(c) for c in q.should]
+            out["should"] = [filter_(c, ctx) for c in q.should]
             out["minimum_should_match"] = q.min_should if (q.must or q.min_should) else 1
         if q.must_not:
-            out["must_not"] = [filter_(c) for c in q.must_not]
+            out["must_not"] = [filter_(c, ctx) for c in q.must_not]
         return {"bool": out} if out else {"match_none": {}}
-    return {"bool": {"filter": [query(q, _Ctx(1024))]}}
+    return {"bool": {"filter": [query(q, ctx if ctx is not None else _Ctx(1024))]}}
 
 
 def score_bound(q: Query | None, documents: int, max_terms: int) -> float:
@@ -194,9 +253,11 @@ def tier_bonus(bound: float) -> float:
 
 
 def body(request: EngineRequest, *, documents: int, newest: dt.date | None,
-         oldest: dt.date | None, max_terms: int) -> tuple[dict, float]:
-    """The ``_search`` body for ``request`` and the tier bonus to subtract from scores."""
-    ctx = _Ctx(max_terms)
+         oldest: dt.date | None, max_terms: int,
+         expand: Expander | None = None) -> tuple[dict, float]:
+    """The ``_search`` body for ``request`` and the tier bonus to subtract from scores
+    (``expand``: see :class:`_Ctx`)."""
+    ctx = _Ctx(max_terms, expand)
     ranked = request.sort == "relevance" and request.query is not None
     main = query(request.query, ctx) if request.query is not None else {"match_all": {}}
     if ranked and request.rescore:
@@ -209,7 +270,8 @@ def body(request: EngineRequest, *, documents: int, newest: dt.date | None,
             score_bound(q, documents, max_terms) for q in request.rescore)
         bonus = tier_bonus(bound)
         main = {"bool": {"must": [main], "should": [
-            {"constant_score": {"filter": filter_(request.first), "boost": bonus}}]}}
+            {"constant_score": {"filter": filter_(request.first, ctx.fresh()),
+                                "boost": bonus}}]}}
     out: dict = {"query": main, "track_total_hits": True, "from": request.offset,
                  "size": request.limit,
                  "_source": SOURCE_FIELDS if request.fields else False}
@@ -222,7 +284,8 @@ def body(request: EngineRequest, *, documents: int, newest: dt.date | None,
         out["sort"] = [{"date": {"order": order, "missing": "_last"}}, {"id": "asc"}]
     filters = request.filters
     if filters:
-        out["post_filter"] = {"bool": {"filter": [filter_(f) for f in filters.values()]}}
+        out["post_filter"] = {"bool": {"filter": [filter_(f, ctx.fresh())
+                                                  for f in filters.values()]}}
     if request.collapse and request.limit > 0:
         out["collapse"] = {"field": "story", "inner_hits": {
             "name": "story", "size": request.story_others + 1, "_source": ["date"],
@@ -230,7 +293,8 @@ def body(request: EngineRequest, *, documents: int, newest: dt.date | None,
     aggs: dict = {}
 
     def without(skip: str | None) -> dict:
-        return {"bool": {"filter": [filter_(f) for name, f in filters.items() if name != skip]}}
+        return {"bool": {"filter": [filter_(f, ctx.fresh()) for name, f in filters.items()
+                                    if name != skip]}}
 
     for f in request.facets:
         terms = {"field": f.name, "size": f.size, "shard_size": max(SHARD_SIZE, f.size),
