@@ -333,11 +333,6 @@ class Snapshot(Protocol):
 
     def vocabulary(self) -> Vocabulary: ...
 
-    def rare_phrases(self) -> list[str]:
-        """Headline phrases seen only once, which completions do not offer: kept with the
-        generation so that an update counts a phrase's second sighting as a rebuild would."""
-        ...
-
     def doc_freq(self, terms: Sequence[str], within: Query | None = None) -> dict[str, int]:
         """Document frequency of each index term: the larger of its title's and its body's,
         from the term dictionaries (as BM25 sees them: deleted articles may still count); with
@@ -389,6 +384,12 @@ class Writer(Protocol):
         """The spelling vocabulary (word → articles) and every headline phrase's count
         (:func:`~searchsvc.vocabulary.split_phrases` says which completions offer), replacing
         the previous generation's."""
+        ...
+
+    def change_vocabulary(self, words: Mapping[str, int], phrases: Mapping[str, int]) -> None:
+        """An update's signed changes to the previous generation's word and phrase counts
+        (the new articles' counts less the removed ones'); the engine folds them in without
+        rewriting what did not change where it can."""
         ...
 
     def publish(self, record: dict, manifest: dict) -> str:

@@ -26,6 +26,18 @@ def split_phrases(counts: Mapping[str, int]) -> tuple[dict[str, int], list[str]]
     return frequent, once
 
 
+def add_counts(counts: Mapping[str, int], delta: Mapping[str, int]) -> dict[str, int]:
+    """``counts`` with the signed ``delta`` added; what falls to zero or below is gone."""
+    out = dict(counts)
+    for key, n in delta.items():
+        total = out.get(key, 0) + n
+        if total > 0:
+            out[key] = total
+        else:
+            out.pop(key, None)
+    return out
+
+
 class _ListCursor:
     """The term-cursor interface Whoosh's Levenshtein automaton walks, over a sorted list."""
 

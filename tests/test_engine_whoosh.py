@@ -130,6 +130,31 @@ def test_a_generation_that_cannot_be_opened_leaves_no_file_open(tmp_path):
     assert not leaked, f"{len(leaked)} files left open, e.g. {leaked[0].exc_value}"
 
 
+def test_a_damaged_new_generation_keeps_the_old_one_serving_and_says_so_once(tmp_path,
+                                                                            caplog):
+    """A server keeps answering on the generation it has when a newer one cannot be opened,
+    and logs which one is damaged — once, not at every request."""
+    index = tmp_path / "index"
+    build_sources(index, [SEEDS])
+    engine = open_engine(index)
+    try:
+        served = engine.snapshot().generation
+        before = doc_ids(engine.snapshot())
+        build_sources(index, [SEEDS], allow_shrink=True)
+        _corrupt_columns(index)
+        damaged = gens.current_name(index)
+        assert damaged != served
+        with caplog.at_level("WARNING", logger="searchsvc.engine"):
+            for _ in range(3):
+                snap = engine.snapshot()
+                assert snap.generation == served and doc_ids(snap) == before
+        warned = [r.getMessage() for r in caplog.records if r.name == "searchsvc.engine"]
+        assert len(warned) == 1 and damaged in warned[0] and served in warned[0], warned
+    finally:
+        engine.close()
+        gc.collect()
+
+
 def test_two_indexes_whose_segments_have_the_same_name_are_each_read(tmp_path):
     """Whoosh names segments from the global random: seeded alike (Hypothesis does it for
     every example), two indexes get segments of the same name. Caches per process must not

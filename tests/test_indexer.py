@@ -7,6 +7,13 @@ written under ``tmp_path``; the rest call :func:`searchsvc.ingest.build.build` d
 checked is what a user sees: the exit code, the summary and error lines, and what a search of
 the resulting index returns. No test asserts on elapsed time; subprocess timeouts only stop a
 hang.
+
+The module runs on the embedded engine (``pytestmark``): its own parts (generation folders,
+the ``current`` link, segments, the parallel build, a build killed halfway) are tested here.
+What every engine must do alike (summaries, bad input, ``--update``, ``--strict``, the locks,
+the safety rail, generations, rollback, build records) is marked :data:`EVERY_ENGINE` and runs
+on each; :func:`cli` gives the command the engine's settings, and :func:`served`,
+:func:`current`, :func:`kept` and :func:`record_of` ask the engine, not the folder.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from pathlib import Path
 
 import pytest
 from support.cli import HANG_GUARD, SUMMARY, clean_env, run_cli, summary
-from support.index import Opened, build_sources, doc_ids, search_ids
+from support.index import Opened, build_sources, doc_ids, engine_env, open_engine, search_ids
 from support.paths import REUTERS_TAR, SEED_IDS, SEEDS
 
 from searchsvc.core import documents, spelling
@@ -40,6 +47,8 @@ from searchsvc.ingest.locks import BUILD_LOCK, WRITE_LOCK, Lock
 BIG = 2500  # articles in the generated corpus: enough for the parallel build (≥ 2000)
 
 cli_env = clean_env
+pytestmark = pytest.mark.engines("whoosh")
+EVERY_ENGINE = pytest.mark.engines("whoosh", "opensearch")
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -89,19 +98,54 @@ def build(index: Path, sources, **kwargs):
     return build_sources(index, sources, _OPENED[-1].engine_name, **kwargs)
 
 
+def on_whoosh() -> bool:
+    return _OPENED[-1].engine_name == "whoosh"
+
+
+def cli(*args: str | Path, index: Path | None = None, cwd: Path | None = None,
+        **env: str) -> subprocess.CompletedProcess:
+    """``run_cli`` on the engine under test, for the index ``--index`` names (or ``index``:
+    on OpenSearch its alias is derived from the folder)."""
+    if index is None and "--index" in args:
+        index = Path(args[args.index("--index") + 1])
+    engine = _OPENED[-1].engine_name
+    settings = engine_env(engine, index) if index is not None else {"SEARCHSVC_ENGINE": engine}
+    return run_cli(*args, cwd=cwd, env=cli_env(**settings, **env))
+
+
+def current(index: Path) -> str:
+    """The served generation: what ``current`` links to (Whoosh), or the alias names."""
+    if on_whoosh():
+        return os.readlink(index / "current")
+    return view_of(index).generation
+
+
 def served(index: Path) -> tuple[str, set[str]]:
-    """What a reader of the index sees: the generation ``current`` names and its documents."""
-    return os.readlink(index / "current"), ids_of(index)
+    """What a reader of the index sees: the served generation and its documents."""
+    return current(index), ids_of(index)
 
 
 def generations(index: Path) -> list[str]:
     return sorted(p.name for p in index.glob("gen-*"))
 
 
+def kept(index: Path) -> list[str]:
+    """The kept generations, oldest first, as the engine lists them (Whoosh: its folders)."""
+    if on_whoosh():
+        return generations(index)
+    engine = open_engine(index, _OPENED[-1].engine_name)
+    try:
+        return [g.id for g in engine.generations()]
+    finally:
+        engine.close()
+
+
 def record_of(index: Path, generation: str | None = None) -> dict:
-    """The build record a generation keeps (``build.json``)."""
-    path = index / generation if generation else gens.current_generation(index)
-    return gens.read_record(path)
+    """The build record a generation keeps (Whoosh: ``build.json``); the served one's on any
+    engine."""
+    if generation is None:
+        return view_of(index).info().record
+    return gens.read_record(index / generation)
 
 
 def stories_of(index: Path) -> dict[str, str]:
@@ -157,10 +201,11 @@ def seed_built(tmp_path) -> Path:
 # -- a full build of the seeds -------------------------------------------------------------------
 
 
+@EVERY_ENGINE
 def test_index_builds_the_seeds_with_a_summary(tmp_path):
     index = tmp_path / "index"
     # No SOURCE: the default source is seeds/ (relative to where the command runs).
-    result = run_cli("index", "--index", index, cwd=SEEDS.parent)
+    result = cli("index", "--index", index, cwd=SEEDS.parent)
 
     assert result.returncode == 0, result.stderr
     s = summary(result)
@@ -176,9 +221,10 @@ def test_index_builds_the_seeds_with_a_summary(tmp_path):
     assert record_of(index)["sources"] == [str(SEEDS)]
 
 
+@EVERY_ENGINE
 def test_index_reads_the_index_setting_from_the_environment(tmp_path):
     index = tmp_path / "from-env"
-    result = run_cli("index", SEEDS, cwd=tmp_path, env=cli_env(SEARCHSVC_INDEX=str(index)))
+    result = cli("index", SEEDS, index=index, cwd=tmp_path, SEARCHSVC_INDEX=str(index))
     assert result.returncode == 0, result.stderr
     assert ids_of(index) == SEED_IDS
     assert not (tmp_path / "index").exists()
@@ -194,6 +240,7 @@ def test_unknown_option_is_a_usage_error(tmp_path):
 # -- good and bad files ------------------------------------------------------------------------
 
 
+@EVERY_ENGINE
 def test_mixed_folder_indexes_every_good_file_and_reports_every_bad_one(tmp_path):
     src = tmp_path / "src"
     write_article(src, "good1.txt", "First good headline", "Plain good text.")
@@ -216,7 +263,7 @@ def test_mixed_folder_indexes_every_good_file_and_reports_every_bad_one(tmp_path
         (src / name).write_bytes(content)
 
     index = tmp_path / "index"
-    result = run_cli("index", src, "--index", index, "--max-file-mb", "0.005")
+    result = cli("index", src, "--index", index, "--max-file-mb", "0.005")
 
     assert result.returncode == 0, result.stderr
     assert ids_of(index) == {"good1", "wires/2020/good2", "cp1252", "j1", "j2"}
@@ -236,30 +283,33 @@ def test_mixed_folder_indexes_every_good_file_and_reports_every_bad_one(tmp_path
     assert "Traceback" not in result.stderr
 
 
+@EVERY_ENGINE
 def test_several_sources_are_indexed_together(tmp_path):
     feed = tmp_path / "extra.jsonl"
     feed.write_text('{"id": "extra-1", "date": "2020-02-01", "body": "Sadr again."}\n')
     index = tmp_path / "index"
-    result = run_cli("index", SEEDS, feed, "--index", index)
+    result = cli("index", SEEDS, feed, "--index", index)
     assert result.returncode == 0, result.stderr
     assert ids_of(index) == SEED_IDS | {"extra-1"}
     assert set(found_ids(index, "sadr")) == SEED_IDS | {"extra-1"}
 
 
+@EVERY_ENGINE
 def test_an_empty_source_folder_gives_an_empty_usable_index(tmp_path):
     (tmp_path / "empty").mkdir()
     index = tmp_path / "index"
-    result = run_cli("index", tmp_path / "empty", "--index", index)
+    result = cli("index", tmp_path / "empty", "--index", index)
     assert result.returncode == 0, result.stderr
     assert summary(result)["documents"] == 0
-    stats = run_cli("stats", "--index", index)
+    stats = cli("stats", "--index", index)
     assert stats.returncode == 0, stats.stderr
     assert re.search(r"^documents\s+0$", stats.stdout, re.MULTILINE)
 
 
+@EVERY_ENGINE
 def test_a_missing_source_is_a_usage_error_and_keeps_the_served_index(seed_built, tmp_path):
     before = served(seed_built)
-    result = run_cli("index", tmp_path / "no-such-folder", "--index", seed_built)
+    result = cli("index", tmp_path / "no-such-folder", "--index", seed_built)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "no-such-folder" in result.stderr
     assert served(seed_built) == before
@@ -273,10 +323,11 @@ def _every_file_bad(tmp_path: Path) -> Path:
     return src
 
 
+@EVERY_ENGINE
 def test_a_build_where_every_file_is_bad_keeps_the_served_index(seed_built, tmp_path):
     src = _every_file_bad(tmp_path)
     before = served(seed_built)
-    result = run_cli("index", src, "--index", seed_built)
+    result = cli("index", src, "--index", seed_built)
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     assert "no articles" in result.stderr and "2 file(s) skipped" in result.stderr
@@ -284,14 +335,16 @@ def test_a_build_where_every_file_is_bad_keeps_the_served_index(seed_built, tmp_
     assert served(seed_built) == before
 
 
+@EVERY_ENGINE
 def test_a_refused_build_says_which_files_were_skipped_and_why(seed_built, tmp_path):
     src = _every_file_bad(tmp_path)
-    result = run_cli("index", src, "--index", seed_built)
+    result = cli("index", src, "--index", seed_built)
     assert result.returncode == 1
     assert f"{src / 'undated.txt'}: no date header" in result.stderr
     assert f"{src / 'binary.txt'}: binary content" in result.stderr
 
 
+@EVERY_ENGINE
 def test_a_bad_file_does_not_displace_a_good_article_with_the_same_id(tmp_path):
     feed = write_jsonl_lines(tmp_path / "a" / "feed.jsonl",
                              '{"id": "x", "date": "2020-01-01", "body": "Walruses on ice."}',
@@ -299,7 +352,7 @@ def test_a_bad_file_does_not_displace_a_good_article_with_the_same_id(tmp_path):
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "x.txt").write_text("This one has no date header.\n")
     index = tmp_path / "index"
-    result = run_cli("index", feed.parent, tmp_path / "b", "--index", index)
+    result = cli("index", feed.parent, tmp_path / "b", "--index", index)
     assert result.returncode == 0, result.stderr
     assert f"skipped {tmp_path / 'b' / 'x.txt'}: no date header" in result.stderr
     # what --update of the same sources gives (it reads every file before resolving ids)
@@ -310,13 +363,14 @@ def test_a_bad_file_does_not_displace_a_good_article_with_the_same_id(tmp_path):
 # -- --update --------------------------------------------------------------------------------
 
 
+@EVERY_ENGINE
 def test_update_adds_changes_and_removes(tmp_path):
     src = tmp_path / "src"
     write_article(src, "a.txt", "Alpha headline", "Alpha keeps the quokka company.")
     write_article(src, "wires/2020/B.txt", "Beta headline", "Beta mentions an oldword here.")
     write_article(src, "c.txt", "Gamma headline", "Gamma alone knows zanzibarite and the quokka.")
     index = tmp_path / "index"
-    first = run_cli("index", src, "--index", index)
+    first = cli("index", src, "--index", index)
     assert first.returncode == 0, first.stderr
     assert ids_of(index) == {"a", "wires/2020/B", "c"}
     assert view_of(index).vocabulary().completions("zanz", 5) == ["zanzibarite"]
@@ -324,7 +378,7 @@ def test_update_adds_changes_and_removes(tmp_path):
     write_article(src, "d.txt", "Delta headline", "Delta brings a deltaword.", date="2020-02-02")
     write_article(src, "wires/2020/B.txt", "Beta headline", "Beta now mentions a newword.")
     (src / "c.txt").unlink()
-    result = run_cli("index", src, "--index", index, "--update")
+    result = cli("index", src, "--index", index, "--update")
 
     assert result.returncode == 0, result.stderr
     s = summary(result)
@@ -366,21 +420,85 @@ def test_update_adds_changes_and_removes(tmp_path):
     assert updated_doc == rebuilt_doc
 
 
+def _counts(index: Path) -> tuple[dict[str, int], dict[str, int]]:
+    vocabulary = view_of(index).vocabulary()
+    return dict(vocabulary.words()), dict(vocabulary.phrase_counts())
+
+
+@EVERY_ENGINE
+def test_updates_keep_the_same_words_and_completions_as_a_rebuild(tmp_path):
+    """A headline phrase seen once is no completion; seen again in an update it becomes one,
+    and it goes again with the article; words follow their articles the same way."""
+    src = tmp_path / "src"
+    write_article(src, "a.txt", "Copper smelter strike spreads", "Miners walk out at dawn.")
+    write_article(src, "b.txt", "Grain harvest looks early", "Farmers cut wheat in June.")
+    index = tmp_path / "index"
+    build(index, [src])
+    steps = [
+        lambda: write_article(src, "c.txt", "Copper smelter strike ends", "Miners go back."),
+        lambda: write_article(src, "d.txt", "Copper smelter strike returns", "Walkout again."),
+        lambda: (src / "c.txt").unlink(),
+        lambda: write_article(src, "b.txt", "Grain harvest looks late", "Rain delays wheat."),
+        lambda: (src / "d.txt").unlink(),
+    ]
+    for n, step in enumerate(steps):
+        step()
+        build(index, [src], update_only=True)
+        rebuilt = tmp_path / f"rebuilt{n}"
+        build(rebuilt, [src])
+        assert _counts(index) == _counts(rebuilt), f"after step {n}"
+    words, phrases = _counts(index)
+    assert "walkout" not in words and "delays" in words
+    assert phrases.get("copper smelter strike", 0) < 2  # only "a" holds it now
+
+
+@pytest.mark.engines("whoosh")
+@pytest.mark.parametrize("delta_max", [0, 50_000])
+def test_an_update_changes_no_file_of_the_generation_it_started_from(tmp_path, monkeypatch,
+                                                                     delta_max):
+    """Generations share unchanged files as hard links: an update (its vocabulary kept as a
+    delta, or folded into new base files when the delta grows past its limit) writes new
+    files, so the previous generation — still served until the swap, and a rollback target —
+    reads exactly what it did."""
+    from searchsvc.engines.whoosh import engine as whoosh_engine
+
+    monkeypatch.setattr(whoosh_engine, "DELTA_MAX", delta_max)
+    src = tmp_path / "src"
+    write_article(src, "a.txt", "Copper smelter strike spreads", "Miners walk out at dawn.")
+    write_article(src, "b.txt", "Grain harvest looks early", "Farmers cut wheat in June.")
+    index = tmp_path / "index"
+    build(index, [src])
+    first = index / current(index)
+    before = {f.name: f.read_bytes() for f in first.iterdir() if f.is_file()}
+    counts_before = _counts(index)
+    for name, headline in [("c.txt", "Copper smelter strike ends"),
+                           ("d.txt", "Harvest festival opens")]:
+        write_article(src, name, headline, "Zinc quotas and copper news.")
+        build(index, [src], update_only=True)
+    assert current(index) != first.name
+    assert {f.name: f.read_bytes() for f in first.iterdir() if f.is_file()} == before
+    assert _counts(index) != counts_before
+    rebuilt = tmp_path / "rebuilt"
+    build(rebuilt, [src])
+    assert _counts(index) == _counts(rebuilt)
+
+
+@EVERY_ENGINE
 def test_update_without_changes_changes_nothing(seed_built):
     view = view_of(seed_built)
     before = {i: documents.get_article(view, i).to_dict() for i in SEED_IDS}
     vocabulary = vocabulary_of(seed_built)
     hits = found_ids(seed_built, "sadr rally")
 
-    served = os.readlink(seed_built / "current")
+    served = current(seed_built)
     for _ in range(2):
         report = build(seed_built, [SEEDS], update_only=True)
         assert report.mode == "update"
         assert (report.indexed, report.updated, report.removed, report.unchanged) == (0, 0, 0, 2)
         assert report.documents == 2
         # Nothing was written: the same generation is served (open searchers stay valid).
-        assert report.generation == served == os.readlink(seed_built / "current")
-        assert generations(seed_built) == [served]
+        assert report.generation == served == current(seed_built)
+        assert kept(seed_built) == [served]
 
     view = view_of(seed_built)
     assert {i: documents.get_article(view, i).to_dict() for i in SEED_IDS} == before
@@ -388,16 +506,18 @@ def test_update_without_changes_changes_nothing(seed_built):
     assert found_ids(seed_built, "sadr rally") == hits
 
 
+@EVERY_ENGINE
 def test_update_of_an_empty_index_adds_the_articles(tmp_path):
     (tmp_path / "empty").mkdir()
     index = tmp_path / "index"
-    assert run_cli("index", tmp_path / "empty", "--index", index).returncode == 0
-    result = run_cli("index", SEEDS, "--index", index, "--update")
+    assert cli("index", tmp_path / "empty", "--index", index).returncode == 0
+    result = cli("index", SEEDS, "--index", index, "--update")
     assert result.returncode == 0, result.stderr
     assert (summary(result)["indexed"], summary(result)["documents"]) == (2, 2)
     assert ids_of(index) == SEED_IDS
 
 
+@EVERY_ENGINE
 def test_update_without_an_index_is_a_full_build(tmp_path):
     report = build(tmp_path / "index", [SEEDS], update_only=True)
     assert (report.mode, report.indexed, report.documents) == ("full", 2, 2)
@@ -447,6 +567,7 @@ def test_a_large_corpus_through_the_parallel_build_and_an_update(big_corpus, tmp
     assert found_ids(index, f"marker{BIG - 1}") == [f"a{BIG - 1:05d}"]
 
 
+@EVERY_ENGINE
 def test_an_update_that_removes_an_article_is_served(seed_built, tmp_path):
     """The smallest case of an update with a deletion (a changed article is one too)."""
     src = shutil.copytree(SEEDS, tmp_path / "src")
@@ -456,17 +577,19 @@ def test_an_update_that_removes_an_article_is_served(seed_built, tmp_path):
     assert ids_of(seed_built) == {"000_4db8953d65d6e437"}
 
 
+@EVERY_ENGINE
 def test_update_strict_fails_while_a_skipped_file_is_still_there(tmp_path):
     src = shutil.copytree(SEEDS, tmp_path / "src")
     (src / "undated.txt").write_text("No date header in this one.\n")
     index = tmp_path / "index"
-    assert run_cli("index", src, "--index", index).returncode == 0
+    assert cli("index", src, "--index", index).returncode == 0
     write_article(src, "new.txt", "A new good one", "Good text.")
-    result = run_cli("index", src, "--index", index, "--update", "--strict")
+    result = cli("index", src, "--index", index, "--update", "--strict")
     assert result.returncode == 1
     assert f"{src / 'undated.txt'}: no date header" in result.stderr
 
 
+@EVERY_ENGINE
 def test_an_update_offers_the_same_completions_as_a_rebuild(tmp_path):
     src = shutil.copytree(SEEDS, tmp_path / "src")
     index, rebuilt = tmp_path / "index", tmp_path / "rebuilt"
@@ -531,24 +654,26 @@ def test_the_parallel_build_indexes_and_groups_exactly_like_one_process(big_corp
 # -- --strict --------------------------------------------------------------------------------
 
 
+@EVERY_ENGINE
 @pytest.mark.parametrize("update", [False, True], ids=["full", "update"])
 def test_strict_with_a_bad_file_fails_and_keeps_the_index(seed_built, tmp_path, update):
     src = shutil.copytree(SEEDS, tmp_path / "src")
     write_article(src, "new.txt", "A new good one", "Good text.")
     (src / "undated.txt").write_text("No date header in this one.\n")
     before = served(seed_built)
-    kept = generations(seed_built)
+    generations_before = kept(seed_built)
 
-    result = run_cli("index", src, "--index", seed_built, "--strict",
+    result = cli("index", src, "--index", seed_built, "--strict",
                      *(["--update"] if update else []))
 
     assert result.returncode == 1
     assert f"{src / 'undated.txt'}: no date header" in result.stderr
     assert "Traceback" not in result.stderr
     assert served(seed_built) == before
-    assert generations(seed_built) == kept
+    assert kept(seed_built) == generations_before
 
 
+@EVERY_ENGINE
 def test_strict_builds_when_nothing_is_skipped(tmp_path):
     # Warnings (a cp1252 file decoded losslessly, a duplicate id) skip nothing.
     src = shutil.copytree(SEEDS, tmp_path / "src")
@@ -556,7 +681,7 @@ def test_strict_builds_when_nothing_is_skipped(tmp_path):
     (src / "feed.jsonl").write_text('{"id": "dup", "body": "First."}\n'
                                     '{"id": "dup", "body": "Second wins."}\n')
     index = tmp_path / "index"
-    result = run_cli("index", src, "--index", index, "--strict")
+    result = cli("index", src, "--index", index, "--strict")
     assert result.returncode == 0, result.stderr
     assert summary(result)["warnings"] == 2
     assert "duplicate id 'dup'" in result.stderr
@@ -567,17 +692,18 @@ def test_strict_builds_when_nothing_is_skipped(tmp_path):
 # -- the build lock ------------------------------------------------------------------------------
 
 
+@EVERY_ENGINE
 def test_a_second_full_build_fails_fast_while_another_holds_the_lock(seed_built):
     before = served(seed_built)
     with Lock(seed_built, BUILD_LOCK, what="another full build"):
         # If the command waited for the lock it would hang here (the lock is never released
         # while it runs) and the subprocess timeout would fail the test.
-        result = run_cli("index", SEEDS, "--index", seed_built)
+        result = cli("index", SEEDS, "--index", seed_built)
         with pytest.raises(LockedError, match="another full build"):
             build(seed_built, [SEEDS])
         # An update only waits for the short publishing step (``.lock``): a running full
         # build does not hold it up (changed by the restructure: updates used to fail too).
-        update = run_cli("index", SEEDS, "--index", seed_built, "--update")
+        update = cli("index", SEEDS, "--index", seed_built, "--update")
         assert update.returncode == 0, update.stderr
     assert result.returncode == 1
     assert "another full build" in result.stderr
@@ -585,10 +711,11 @@ def test_a_second_full_build_fails_fast_while_another_holds_the_lock(seed_built)
     assert "Traceback" not in result.stderr
     assert served(seed_built) == before
 
-    after = run_cli("index", SEEDS, "--index", seed_built)
+    after = cli("index", SEEDS, "--index", seed_built)
     assert after.returncode == 0, after.stderr
 
 
+@EVERY_ENGINE
 def test_a_full_build_publishes_under_the_write_lock_and_waits_for_it(seed_built):
     """Publishing (a full build's last step, an update, an ingest, a rollback) takes ``.lock``;
     a build that finds it held waits for it rather than failing."""
@@ -843,6 +970,7 @@ def test_build_error_leaves_no_temporary_generation(seed_built, tmp_path):
 # --allow-shrink.
 
 
+@EVERY_ENGINE
 @pytest.mark.parametrize("source", ["empty", "notes"])
 def test_a_full_build_from_a_folder_without_articles_is_refused(seed_built, tmp_path, source):
     folder = tmp_path / source
@@ -850,7 +978,7 @@ def test_a_full_build_from_a_folder_without_articles_is_refused(seed_built, tmp_
     if source == "notes":
         (folder / "README.md").write_text("not an article\n")
     before = served(seed_built)
-    result = run_cli("index", folder, "--index", seed_built)
+    result = cli("index", folder, "--index", seed_built)
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     assert "no articles" in result.stderr and "--allow-shrink" in result.stderr
@@ -859,33 +987,35 @@ def test_a_full_build_from_a_folder_without_articles_is_refused(seed_built, tmp_
         build(seed_built, [folder])
     assert served(seed_built) == before
 
-    allowed = run_cli("index", folder, "--index", seed_built, "--allow-shrink")
+    allowed = cli("index", folder, "--index", seed_built, "--allow-shrink")
     assert allowed.returncode == 0, allowed.stderr
     assert summary(allowed)["documents"] == 0
     assert ids_of(seed_built) == set()
 
 
+@EVERY_ENGINE
 def test_a_full_build_of_fewer_than_half_the_articles_is_refused(tmp_path):
     src = tmp_path / "src"
     for i in range(5):
         write_article(src, f"a{i}.txt", f"Headline {i}", f"Article number{i}.")
     index = tmp_path / "index"
-    assert run_cli("index", src, "--index", index).returncode == 0
+    assert cli("index", src, "--index", index).returncode == 0
     before = served(index)
     few = tmp_path / "few"
     for i in range(2):
         write_article(few, f"b{i}.txt", f"Other {i}", f"Other article {i}.")
-    result = run_cli("index", few, "--index", index)
+    result = cli("index", few, "--index", index)
     assert result.returncode == 1
     assert "fewer than half" in result.stderr and "--allow-shrink" in result.stderr
     assert served(index) == before
     for i in range(3):  # three of five: not fewer than half
         write_article(few, f"c{i}.txt", f"More {i}", f"More article {i}.")
-    result = run_cli("index", few, "--index", index)
+    result = cli("index", few, "--index", index)
     assert result.returncode == 0, result.stderr
     assert summary(result)["documents"] == 5
 
 
+@EVERY_ENGINE
 def test_an_update_that_would_remove_more_than_half_is_refused(tmp_path):
     src = tmp_path / "src"
     for i in range(4):
@@ -897,11 +1027,12 @@ def test_an_update_that_would_remove_more_than_half_is_refused(tmp_path):
         (src / f"a{i}.txt").unlink()
     with pytest.raises(ShrinkRefused):
         build(index, [src], update_only=True)
-    result = run_cli("index", src, "--index", index, "--update")
+    result = cli("index", src, "--index", index, "--update")
     assert result.returncode == 1 and "fewer than half" in result.stderr
     assert served(index) == before
 
 
+@EVERY_ENGINE
 def test_an_update_that_removes_more_than_half_is_applied_with_allow_shrink(tmp_path):
     src = tmp_path / "src"
     for i in range(4):
@@ -910,11 +1041,12 @@ def test_an_update_that_removes_more_than_half_is_applied_with_allow_shrink(tmp_
     build(index, [src])
     for i in range(3):
         (src / f"a{i}.txt").unlink()
-    result = run_cli("index", src, "--index", index, "--update", "--allow-shrink")
+    result = cli("index", src, "--index", index, "--update", "--allow-shrink")
     assert result.returncode == 0, result.stderr
     assert ids_of(index) == {"a3"}
 
 
+@EVERY_ENGINE
 def test_the_first_build_of_an_empty_folder_is_not_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     report = build(tmp_path / "index", [tmp_path / "empty"])
@@ -924,22 +1056,24 @@ def test_the_first_build_of_an_empty_folder_is_not_refused(tmp_path):
 # -- --update without a source, --watch ----------------------------------------------------------
 
 
+@EVERY_ENGINE
 def test_update_without_a_source_reads_the_sources_the_index_records(tmp_path):
     src = shutil.copytree(SEEDS, tmp_path / "src")
     index = tmp_path / "index"
-    assert run_cli("index", src, "--index", index).returncode == 0
+    assert cli("index", src, "--index", index).returncode == 0
     write_article(src, "new.txt", "A new one", "Mentions a capybara.")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    result = run_cli("index", "--update", "--index", index, cwd=elsewhere)
+    result = cli("index", "--update", "--index", index, cwd=elsewhere)
     assert result.returncode == 0, result.stderr
     assert "using the sources recorded in the index" in result.stderr and str(src) in result.stderr
     assert summary(result)["indexed"] == 1
     assert found_ids(index, "capybara") == ["new"]
 
 
+@EVERY_ENGINE
 def test_update_without_a_source_or_an_index_is_a_usage_error(tmp_path):
-    result = run_cli("index", "--update", "--index", tmp_path / "index")
+    result = cli("index", "--update", "--index", tmp_path / "index")
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
 
@@ -989,9 +1123,10 @@ def _three_generations(tmp_path: Path) -> tuple[Path, list[str]]:
     return index, made
 
 
+@EVERY_ENGINE
 def test_generations_lists_the_kept_ones_with_the_current_one_marked(tmp_path):
     index, made = _three_generations(tmp_path)
-    result = run_cli("generations", "--index", index, "--json")
+    result = cli("generations", "--index", index, "--json")
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
     assert [g["id"] for g in listed] == made
@@ -999,42 +1134,45 @@ def test_generations_lists_the_kept_ones_with_the_current_one_marked(tmp_path):
     assert [g["documents"] for g in listed] == [3, 4, 5]
     assert all(g["built_at"] and g["mode"] == "full" and g["skipped"] == 0 for g in listed)
     assert all(g["sources"] == [str(tmp_path / "src")] for g in listed)
-    text = run_cli("generations", "--index", index).stdout.splitlines()
+    text = cli("generations", "--index", index).stdout.splitlines()
     assert [line[:1] for line in text] == [" ", " ", "*"]
     assert all(g in line for g, line in zip(made, text, strict=True))
 
 
+@EVERY_ENGINE
 def test_rollback_makes_the_previous_generation_current(tmp_path):
     index, made = _three_generations(tmp_path)
-    result = run_cli("rollback", "--index", index)
+    result = cli("rollback", "--index", index)
     assert result.returncode == 0, result.stderr
     assert made[1] in result.stdout
-    assert os.readlink(index / "current") == made[1]
+    assert current(index) == made[1]
     assert found_ids(index, "word2") == []
     assert found_ids(index, "word1") == ["extra1"]
-    again = run_cli("rollback", "--index", index)
-    assert again.returncode == 0 and os.readlink(index / "current") == made[0]
-    none_left = run_cli("rollback", "--index", index)
+    again = cli("rollback", "--index", index)
+    assert again.returncode == 0 and current(index) == made[0]
+    none_left = cli("rollback", "--index", index)
     assert none_left.returncode == 1
     assert none_left.stderr.startswith("error: ") and "Traceback" not in none_left.stderr
-    assert os.readlink(index / "current") == made[0]
+    assert current(index) == made[0]
 
 
+@EVERY_ENGINE
 def test_rollback_to_a_named_generation_and_to_an_unknown_one(tmp_path):
     index, made = _three_generations(tmp_path)
-    named = run_cli("rollback", made[0], "--index", index)
+    named = cli("rollback", made[0], "--index", index)
     assert named.returncode == 0, named.stderr
-    assert os.readlink(index / "current") == made[0]
-    assert run_cli("rollback", made[2], "--index", index).returncode == 0
-    assert os.readlink(index / "current") == made[2]
-    unknown = run_cli("rollback", "gen-nope", "--index", index)
+    assert current(index) == made[0]
+    assert cli("rollback", made[2], "--index", index).returncode == 0
+    assert current(index) == made[2]
+    unknown = cli("rollback", "gen-nope", "--index", index)
     assert unknown.returncode == 2 and "gen-nope" in unknown.stderr
-    assert os.readlink(index / "current") == made[2]
+    assert current(index) == made[2]
 
 
+@EVERY_ENGINE
 def test_rollback_of_an_index_with_one_generation_fails(seed_built):
     before = served(seed_built)
-    result = run_cli("rollback", "--index", seed_built)
+    result = cli("rollback", "--index", seed_built)
     assert result.returncode == 1 and result.stderr.startswith("error: ")
     assert served(seed_built) == before
 
@@ -1042,6 +1180,7 @@ def test_rollback_of_an_index_with_one_generation_fails(seed_built):
 # -- build records --------------------------------------------------------------------------------
 
 
+@EVERY_ENGINE
 def test_the_generation_keeps_the_summary_and_the_problems_of_its_build(tmp_path):
     src = shutil.copytree(SEEDS, tmp_path / "src")
     (src / "undated.txt").write_text("No date header.\n")
@@ -1057,10 +1196,12 @@ def test_the_generation_keeps_the_summary_and_the_problems_of_its_build(tmp_path
     assert records.read(index, report.build_id)["generation"] == report.generation
 
 
+@EVERY_ENGINE
 def test_the_summary_a_generation_keeps_names_it(seed_built):
-    assert record_of(seed_built)["summary"]["generation"] == os.readlink(seed_built / "current")
+    assert record_of(seed_built)["summary"]["generation"] == current(seed_built)
 
 
+@EVERY_ENGINE
 def test_every_build_leaves_a_record(tmp_path):
     src = shutil.copytree(SEEDS, tmp_path / "src")
     index = tmp_path / "index"
@@ -1105,6 +1246,7 @@ def test_reuters_text_files(tmp_path):
     assert found_ids(index, "peanuts ccc acceptable bids")[0] == "06721_reuters6756"
 
 
+@EVERY_ENGINE
 @pytest.mark.reuters
 def test_reuters_jsonl(reuters_index):
     seconds = record_of(reuters_index)["seconds"]

@@ -50,6 +50,8 @@ from searchsvc.ingest.story_updates import assign_stories, hand_on_stories
 Progress = Callable[[str, int, int], None]
 WRITE_WAIT = 120.0  # seconds an update waits for another to publish
 MANIFEST_VERSION = 1
+# (ids of changed files) × (files) past which a diff takes one pass over every id instead.
+FULL_DIFF_AT = 20_000_000
 
 
 @dataclass
@@ -252,12 +254,11 @@ class Changes:
     add: list[IndexedArticle | Article] = field(default_factory=list)
     change: list[Article] = field(default_factory=list)
     delete: list[str] = field(default_factory=list)
-    unchanged: int = 0
     problems: list[Problem] = field(default_factory=list)
     files: dict[str, SourceFile] = field(default_factory=dict)
     file_ids: dict[str, dict[str, str | None]] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)  # id → origin of added/changed
-    carried: dict[str, dict] = field(default_factory=dict)  # manifest entries not looked at
+    carried: dict[str, dict] = field(default_factory=dict)  # manifest entries kept as they are
     order: list[str] = field(default_factory=list)  # every file, in source order
 
     @property
@@ -266,9 +267,10 @@ class Changes:
 
 
 def _walk(sources: Sequence[Path], paths: Sequence[Path] | None, old_files: dict,
-          ) -> Iterable[SourceFile | Problem | str]:
+          recorded: Sequence[str] = ()) -> Iterable[SourceFile | Problem | str]:
     """The files to compare: every file of the sources, or — when the caller knows what it
-    changed (an ingest) — the manifest's files as they were (their keys) plus ``paths``."""
+    changed (an ingest) — the manifest's files as they were (their keys) plus ``paths``, and
+    every file of a source the manifest does not ``recorded`` yet."""
     if paths is None:
         for source in sources:
             yield from iter_files(Path(source))
@@ -278,6 +280,17 @@ def _walk(sources: Sequence[Path], paths: Sequence[Path] | None, old_files: dict
     for key in old_files:
         if key not in wanted:
             yield key
+    for root in roots:
+        if str(root) in recorded:
+            continue
+        # A source new to this index (the ingest folder, the first time it holds anything)
+        # may hold more than the caller changed: articles ingested while a full build that
+        # did not read the folder ran, and were left out of what it published. Read it all,
+        # or they would stay out until the next full build.
+        for found in iter_files(root):
+            if isinstance(found, Problem) or (found.key not in old_files
+                                              and found.key not in wanted):
+                yield found
     for p in paths:
         path = Path(p).absolute()
         if not path.exists():
@@ -289,28 +302,32 @@ def _walk(sources: Sequence[Path], paths: Sequence[Path] | None, old_files: dict
 
 def diff(manifest: dict, sources: Sequence[Path], max_bytes: int,
          paths: Sequence[Path] | None = None) -> Changes:
-    """Compare ``manifest`` with the sources: unchanged files are not read."""
+    """Compare ``manifest`` with the sources: unchanged files are not read, and only the ids
+    of files that changed (or went) are looked at — not every id of the archive — unless so
+    many changed that one pass over all of them is cheaper."""
     old_files: dict = manifest.get("files", {})
     changes = Changes()
     parsed: dict[str, list[Article]] = {}
+    walked: dict[str, SourceFile] = {}  # unchanged files found by the walk (not read)
     order: list[str] = []
-    for found in _walk(sources, paths, old_files):
+    for found in _walk(sources, paths, old_files, manifest.get("sources", [])):
         if isinstance(found, str):  # a file the caller did not change
             order.append(found)
             changes.carried[found] = old_files[found]
-            changes.file_ids[found] = dict(old_files[found].get("ids", {}))
             changes.problems.extend(_still_skipped(found, old_files[found]))
             continue
         if isinstance(found, Problem):
             changes.problems.append(found)
             continue
         order.append(found.key)
-        changes.files[found.key] = found
         old = old_files.get(found.key)
         if old is not None and old.get("state") == found.state.to_json():
-            changes.file_ids[found.key] = dict(old.get("ids", {}))
+            # Its manifest entry goes into the new manifest as it is.
+            changes.carried[found.key] = old
+            walked[found.key] = found
             changes.problems.extend(_still_skipped(found.key, old))
             continue
+        changes.files[found.key] = found
         articles = []
         for got in read_file(found, max_bytes):
             if isinstance(got, Problem):
@@ -319,30 +336,73 @@ def diff(manifest: dict, sources: Sequence[Path], max_bytes: int,
                 articles.append(got)
         parsed[found.key] = articles
         changes.file_ids[found.key] = {a.id: a.content_hash for a in articles}
-    old_winner = _winners(list(old_files), old_files)
-    new_winner = _winners(order, {k: {"ids": v} for k, v in changes.file_ids.items()})
+    changes.order = order
+    now = set(order)
+    gone = [key for key in old_files if key not in now]
+
+    def old_ids(key: str) -> dict:
+        return old_files.get(key, {}).get("ids", {})
+
+    def new_ids(key: str) -> dict:
+        found = changes.file_ids.get(key)
+        return found if found is not None else old_ids(key)
+
+    # The ids whose article may differ: those of changed, new and removed files, before and
+    # after. Every other id is held by the same unchanged files as before, so it wins from
+    # the same file with the same text.
+    touched: set[str] = set()
+    for key in [*changes.files, *gone]:
+        touched.update(old_ids(key))
+        touched.update(changes.file_ids.get(key, {}))
+    if len(touched) * (len(old_files) + len(order)) > FULL_DIFF_AT:
+        old_winner = _winners(list(old_files), old_ids)
+        new_winner = _winners(order, new_ids)
+    else:
+        old_winner = _winners(list(old_files), old_ids, touched)
+        new_winner = _winners(order, new_ids, touched)
+    lost: list[str] = []
     for article_id, (key, content_hash) in new_winner.items():
         before = old_winner.get(article_id)
         if before is not None and before[1] == content_hash:
-            changes.unchanged += 1
             continue
-        if key not in changes.files:  # a file not looked at: nothing of it changed
-            changes.unchanged += 1
-            continue
-        article = _article_from(parsed, changes.files[key], article_id, max_bytes)
+        if key not in changes.files and before is not None and before[0] == key:
+            continue  # a file not read, that already won: nothing changed
+        # A file not read can still win an id now: the ingested article that shadowed its
+        # article is deleted, so the source's version is indexed again (as a full build of
+        # the sources would), not the deleted one kept.
+        found = (changes.files.get(key) or walked.get(key)
+                 or _carried_file(key, old_files[key], sources))
+        article = _article_from(parsed, found, article_id, max_bytes)
         if article is None:
+            if before is not None:  # gone from its file since: no version of it to keep
+                lost.append(article_id)
             continue
-        changes.origins[article_id] = origin_of(article, changes.files[key])
+        changes.origins[article_id] = origin_of(article, found)
         if before is None:
             changes.add.append(article)
         else:
             changes.change.append(article)
-    changes.delete = [i for i in old_winner if i not in new_winner]
-    changes.order = order
+    changes.delete = [i for i in old_winner if i not in new_winner] + lost
     for article_id, (key, _hash) in new_winner.items():
-        if old_winner.get(article_id, (key,))[0] != key and article_id in changes.origins:
-            changes.problems.append(duplicate(key, article_id, old_winner[article_id][0]))
+        earlier = old_winner.get(article_id, (key,))[0]
+        # A duplicate only while the earlier file still holds the id: the source article a
+        # deleted ingested one shadowed replaces nothing when it comes back.
+        if (earlier != key and article_id in changes.origins
+                and article_id in new_ids(earlier)):
+            changes.problems.append(duplicate(key, article_id, earlier))
     return changes
+
+
+def _carried_file(key: str, entry: dict, sources: Sequence[Path]) -> SourceFile:
+    """A file of the manifest that was not looked at, as :func:`_walk` would have found it
+    (a text file's id is its path under the source folder holding it)."""
+    from searchsvc.ingest.sources import FileState  # here: the module's imports are shared
+
+    path = Path(key)
+    roots = [Path(s).absolute() for s in sources]
+    root = next((r for r in roots if r.is_dir() and path.is_relative_to(r)), path.parent)
+    size, mtime_ns, ino = (list(entry.get("state") or []) + [0, 0, 0])[:3]
+    return SourceFile(key, root, entry.get("kind", "text"), FileState(size, mtime_ns, ino))
 
 
 def _still_skipped(key: str, entry: dict) -> list[Problem]:
@@ -351,13 +411,19 @@ def _still_skipped(key: str, entry: dict) -> list[Problem]:
             entry.get("skipped", []) if isinstance(p, dict)]
 
 
-def _winners(order: list[str], files: dict) -> dict[str, tuple[str, str | None]]:
-    """id → (file, content hash) of the article each id is indexed from: the last file, in
-    source order, that holds it."""
+def _winners(order: list[str], ids_of: Callable[[str], dict],
+             among: set[str] | None = None) -> dict[str, tuple[str, str | None]]:
+    """id → (file, content hash) of the article each id (of ``among``, default all) is
+    indexed from: the last file, in source order, that holds it."""
     out: dict[str, tuple[str, str | None]] = {}
     for key in order:
-        for article_id, content_hash in files.get(key, {}).get("ids", {}).items():
-            out[article_id] = (key, content_hash)
+        held = ids_of(key)
+        if among is None:
+            out.update((i, (key, h)) for i, h in held.items())
+        elif len(held) <= len(among):
+            out.update((i, (key, h)) for i, h in held.items() if i in among)
+        else:
+            out.update((i, (key, held[i])) for i in among if i in held)
     return out
 
 
@@ -512,8 +578,11 @@ def update(engine: Engine, index_dir: Path | str, sources: Sequence[Path | str] 
         changes = diff(manifest, srcs, max_bytes, paths)
         report.problems = changes.problems
         _check_strict(strict, report.problems)
-        report.unchanged = changes.unchanged
         snapshot = engine.snapshot()
+        # Every served article is one of the sources' (the manifest's) winners: those not
+        # removed or rewritten are unchanged (counted without a pass over every id).
+        report.unchanged = (snapshot.info().documents - len(changes.delete)
+                            - len(changes.change))
         if changes.empty:
             report.documents = snapshot.info().documents
             report.generation = snapshot.generation
@@ -570,18 +639,12 @@ def _apply(writer, changes: Changes, gathered: Gathered, *, stories: dict | None
         handed = hand_on_stories(snapshot, changes.delete, {a.id for a in articles})
         writer.add_all(articles, _itself, gathered)
         writer.set_stories(handed)
-        vocabulary = snapshot.vocabulary()
-        words = Counter(vocabulary.words())
-        phrases = Counter(vocabulary.phrase_counts())
-        phrases.update(snapshot.rare_phrases())
+        words, phrases = Counter(gathered.words), Counter(gathered.phrases)
         for gone in old:
             if gone is not None:
                 words.subtract(spelling_words(f"{gone.title}\n{gone.body}"))
                 phrases.subtract(headline_phrases(gone.title))
-        words.update(gathered.words)
-        phrases.update(gathered.phrases)
-        writer.set_vocabulary({w: n for w, n in words.items() if n > 0},
-                              {p: n for p, n in phrases.items() if n > 0})
+        writer.change_vocabulary(words, phrases)
     else:
         writer.add_all(articles, _itself, gathered)
 

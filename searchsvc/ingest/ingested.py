@@ -9,7 +9,14 @@ was cut short (a killed server) is picked up by the next update. ``DELETE`` remo
 the same way; an article from any other source is not the service's to delete (409).
 
 A posted article with the id of a source article replaces it (the ingest folder is the last
-source, and the later source wins) until it is deleted again.
+source, and the later source wins) until it is deleted again; then the source's version is
+searchable again, as a rebuild of the sources would have it.
+
+The folder is a source of a build only once it holds something (an index nobody ingested
+into records just its own sources). So that nothing accepted is lost before it does: a full
+build that started with the folder empty applies what was ingested while it ran right after
+publishing, an update that meets the folder for the first time reads it whole, and ``serve``
+applies a non-empty folder the index does not record yet when it starts (``cli.run_build``).
 """
 
 from __future__ import annotations
@@ -34,11 +41,32 @@ def ingest_dir(index_dir: Path | str, configured: str | None) -> Path:
 
 
 def with_ingest_dir(sources: Sequence[Path | str], folder: Path) -> list[Path]:
-    """The sources of a build: the given ones, then the ingest folder (if anything is in it)."""
+    """The sources of a build: the given ones, then the ingest folder (if anything is in it).
+
+    An empty folder is left out, so an index nobody ingested into records only its own
+    sources. A full build that starts so can miss what is ingested while it runs:
+    :func:`missed` says whether to apply the folder after it."""
     out = [Path(s) for s in sources if Path(s).absolute() != folder.absolute()]
-    if folder.is_dir() and any(folder.iterdir()):
+    if holds_files(folder):
         out.append(folder)
     return out
+
+
+def holds_files(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def missed(sources: Sequence[Path | str], folder: Path) -> bool:
+    """Whether ``folder`` holds files but is not one of ``sources`` (those a build read, or
+    an index records): articles accepted there are not in what that build published, or in
+    that index, until an update that reads the folder applies them."""
+    return holds_files(folder) and all(Path(s).absolute() != folder.absolute()
+                                       for s in sources)
+
+
+def recorded_sources(engine: Engine) -> list[Path]:
+    """The sources the served index records (none when there is no index)."""
+    return _sources(engine, [])
 
 
 def _sources(engine: Engine, configured: Sequence[Path]) -> list[Path]:
@@ -154,6 +182,9 @@ def delete(engine: Engine, index_dir: Path, sources: Sequence[Path], folder: Pat
                        code="source_article")
     path.unlink(missing_ok=True)
     _fsync_dir(path.parent)
+    # What the posted version shadowed comes back: when a source folder holds an article with
+    # this id, that version is indexed again (the sources stay the truth, and a full build
+    # would index it too); otherwise the id is gone. Either way the posted text is not found.
     report = build.update(engine, index_dir, with_ingest_dir(_sources(engine, sources), folder),
                           max_bytes=max_bytes, paths=[path], allow_shrink=True)
     return report.generation

@@ -58,15 +58,26 @@ def finish(index_dir: Path, record: dict, *, summary: dict, problems: list[dict]
     return record
 
 
-def read(index_dir: Path, build_id: str) -> dict | None:
+def _load(index_dir: Path, build_id: str) -> dict | None:
+    """The record as its build last wrote it."""
     if not build_id or "/" in build_id or build_id.startswith("."):
         return None
     try:
-        record = json.loads(_path(index_dir, build_id).read_text("utf-8"))
+        found = json.loads(_path(index_dir, build_id).read_text("utf-8"))
     except (OSError, ValueError):
         return None
+    return found if isinstance(found, dict) else None
+
+
+def read(index_dir: Path, build_id: str) -> dict | None:
+    record = _load(index_dir, build_id)
+    if record is None:
+        return None
     if record.get("state") == "running" and not _alive(record.get("pid")):
-        record.update(state="failed", error="the build process ended without finishing")
+        # Noticed here before (or without) a watcher writing the exit status: the build is
+        # over all the same, as of now at the latest.
+        record.update(state="failed", finished=record.get("finished") or _now(),
+                      error="the build process was killed or exited before it finished")
     return record
 
 
@@ -111,7 +122,7 @@ def watch(index_dir: Path, build_id: str, proc: subprocess.Popen) -> None:
     the build failed with its exit status."""
     def wait() -> None:
         code = proc.wait()
-        record = read(index_dir, build_id)
+        record = _load(index_dir, build_id)
         if record is None or record.get("finished"):
             return
         reason = (f"the build process exited with status {code} before it finished"

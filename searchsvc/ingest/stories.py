@@ -50,7 +50,7 @@ import math
 import re
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,6 +71,10 @@ KEY_TERMS = 12
 MIN_SHARED = 2
 MAX_BLOCK = 400
 DISTINCTIVE_DF = 0.01
+
+# (day ordinal, terms) → (articles dated within WINDOW_DAYS of the day using each term, all
+# articles dated there): what :func:`assign` asks the index for the burst rule.
+Near = Callable[[int, Iterable[str]], tuple[Mapping[str, int], int]]
 
 
 @dataclass(frozen=True)
@@ -891,8 +895,7 @@ def _agree(x: _Vector, y: _Vector) -> bool:
 
 
 def assign(new: Sequence[DocTerms], window: Sequence[tuple[DocTerms, str]],
-           df: Mapping[str, int], n_docs: int, near: Mapping[str, int] | None = None,
-           near_size: int | None = None) -> dict[str, str]:
+           df: Mapping[str, int], n_docs: int, near: Near | None = None) -> dict[str, str]:
     """Story ids for articles added to an index that already has stories, without clustering
     it again: new article id → story id (its own id when it starts a story of its own).
 
@@ -907,8 +910,10 @@ def assign(new: Sequence[DocTerms], window: Sequence[tuple[DocTerms, str]],
     taken in date order, each then part of the window of the next.
 
     When ``window`` holds only the candidates (the index found them by their shared terms),
-    ``near`` gives how many articles of the whole date window use each term, and
-    ``near_size`` how many articles it has, for the burst rule.
+    ``near(day, terms)`` gives, for the burst rule, how many articles dated within
+    :data:`WINDOW_DAYS` of ``day`` use each of ``terms`` and how many articles that window
+    has, over the collection as it is with the new articles (themselves included). It is
+    asked at the later date of each pair, as :func:`cluster` measures a burst.
 
     Story ids stay as they are: an article that turns out earlier than its story's leader (an
     archive loaded late) joins under the story's id, where a full :func:`cluster` would name
@@ -918,15 +923,14 @@ def assign(new: Sequence[DocTerms], window: Sequence[tuple[DocTerms, str]],
     out: dict[str, str] = {}
     for doc in sorted(new, key=lambda d: (d.date is None, d.date or 0, d.id)):
         vec = _vector(doc, df, n_docs)
-        story = _story_of(vec, vectors, df, n_docs, near, near_size)
+        story = _story_of(vec, vectors, df, n_docs, near)
         out[doc.id] = story
         vectors.append((vec, story))
     return out
 
 
 def _story_of(vec: _Vector, window: list[tuple[_Vector, str]], df: Mapping[str, int],
-              n_docs: int, near_df: Mapping[str, int] | None = None,
-              near_size: int | None = None) -> str:
+              n_docs: int, near_of: Near | None = None) -> str:
     doc = vec.doc
     if doc.date is None:
         return doc.id  # undated articles never cluster
@@ -936,20 +940,26 @@ def _story_of(vec: _Vector, window: list[tuple[_Vector, str]], df: Mapping[str, 
     if copies:
         first = min(copies + [doc.id])
         return next(s for v, s in near if v.doc.id == first) if first != doc.id else doc.id
-    # How many articles near this one's date use each term (itself included): a term is news
-    # now when much of its use is here. cluster() takes this at the later article's date; new
-    # articles are normally the latest, and for an older one its own date stands in.
+    # How many articles near a date use each term (itself included): a term is news then when
+    # much of its use is there. Without ``near_of`` only the window is known, and this
+    # article's own date stands in for the pair's later one.
     local: dict[str, int] = defaultdict(lambda: 1)
-    if near_df is not None:
-        for t in doc.tf:
-            local[t] = near_df.get(t, 0) + 1
-    else:
+    if near_of is None:
         for v, _ in near:
             for t in v.doc.tf.keys() & doc.tf.keys():
                 local[t] += 1
     distinctive = max(3, int(DISTINCTIVE_DF * n_docs))
-    size = near_size if near_size is not None else len(near)
-    share = (size + 1) / max(1, n_docs)  # of all articles, those near this one's date
+    share = (len(near) + 1) / max(1, n_docs)  # of all articles, those near this one's date
+    day = doc.date
+
+    def density(other: _Vector, shared: Iterable[str]) -> tuple[Mapping[str, int], float]:
+        if near_of is None:
+            return local, share
+        # cluster() measures the burst at the pair's later date (an archive loaded late can
+        # make the new article the earlier one), over the whole collection.
+        counts, size = near_of(max(day, other.doc.date or day), shared)
+        return counts, size / max(1, n_docs)
+
     best: list[tuple[float, str, _Vector]] = []
     for v, story in near:
         if len(vec.keys & v.keys) < MIN_SHARED:
@@ -960,10 +970,11 @@ def _story_of(vec: _Vector, window: list[tuple[_Vector, str]], df: Mapping[str, 
         if v.doc.date != doc.date:
             # Of the statements of two days, what was said must be news, not who said it.
             said = "!" in doc.names and "!" in v.doc.names
-            burst = max((local[t] / df[t] / share for t in doc.tf.keys() & v.doc.tf.keys()
-                         if 2 <= df.get(t, 0) <= distinctive
-                         and not (said and (t in vec.who.words or t in v.who.words))),
-                        default=0.0)
+            shared = [t for t in doc.tf.keys() & v.doc.tf.keys()
+                      if 2 <= df.get(t, 0) <= distinctive
+                      and not (said and (t in vec.who.words or t in v.who.words))]
+            counts, part = density(v, shared)
+            burst = max((counts[t] / df[t] / part for t in shared), default=0.0)
             if burst < MIN_BURST:
                 continue
         if _agree(vec, v):

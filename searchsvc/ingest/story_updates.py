@@ -7,8 +7,9 @@ is found here, so an update costs what it changes:
   most distinctive terms — a search, the blocking step of ``cluster`` done by the index — and
   the first article of each of their stories (for the leader check);
 * the collection's **document frequencies** of their terms (from the term dictionaries), and
-  how many articles of the whole date window use each of the new article's terms (the burst
-  rule), counted by the engine under a date filter.
+  how many articles within ``WINDOW_DAYS`` of a pair's later date use the terms it shares
+  (the burst rule), counted by the engine under a date filter — both as a full build would
+  count them: with the update's new articles, without the versions they replace.
 
 When a story's first article is deleted, ``stories.hand_on`` names the story after the next
 earliest of its remaining articles.
@@ -18,13 +19,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from searchsvc import analysis
 from searchsvc.engine import (
     Bool,
     DateRange,
     EngineRequest,
+    Every,
     IndexedArticle,
     Snapshot,
     StoredArticle,
@@ -58,18 +60,26 @@ def assign_stories(snapshot: Snapshot, articles: Sequence[IndexedArticle]) -> di
     dated = [a for a in articles if a.date is not None]
     if not dated:
         return out
-    n = max(snapshot.info().documents, 1) + len(dated)
     skip = {a.id for a in articles}
-    new = [DocTerms(a.id, a.date.toordinal(), story_terms(a),  # type: ignore[union-attr]
+    counted = {a.id: story_terms(a) for a in articles}
+    new = [DocTerms(a.id, a.date.toordinal(), counted[a.id],  # type: ignore[union-attr]
                     entities(a.title, a.body)) for a in dated]
+    # The snapshot still holds (and counts) the versions the changed articles replace, and
+    # none of the new ones; a full build of the same sources counts the reverse. Its
+    # statistics are corrected for both below, or a follow-up's terms look rarer, so more
+    # "news", than a rebuild finds them, and the two group stories differently.
+    replaced = [_doc(old) for old in snapshot.documents(sorted(skip)) if old is not None]
+    n = max(snapshot.info().documents - len(replaced) + len(articles), 1)
     span = dt.timedelta(days=WINDOW_DAYS)
-    days = [a.date for a in dated if a.date is not None]
-    within = DateRange(min(days) - span, max(days) + span)
     window: dict[str, tuple[DocTerms, str]] = {}
     terms: set[str] = set()
     for doc in new:
         terms.update(doc.tf)
-    df = snapshot.doc_freq(sorted(terms))
+    # The new articles' own terms decide the burst rule and which of their key terms can pair:
+    # counted as a full build counts them, over the live articles' titles and bodies together
+    # (a term dictionary counts title and body apart, and deleted articles until a merge).
+    # The window's other terms only shape its articles' weights: the dictionaries do there.
+    df = snapshot.doc_freq(sorted(terms), within=Every())
     for doc in new:
         key = _key_terms(doc.tf, df, n)
         if not key:
@@ -90,11 +100,49 @@ def assign_stories(snapshot: Snapshot, articles: Sequence[IndexedArticle]) -> di
     for d, _ in window.values():
         terms.update(d.tf)
     df = {**df, **snapshot.doc_freq(sorted(terms - df.keys()))}
-    near = snapshot.doc_freq(sorted({t for d in new for t in d.tf}), within=within)
-    near_size = snapshot.search(EngineRequest(query=None, filters={"date": within}, limit=0,
-                                              collapse=False, fields=False)).total
-    out.update(assign(new, list(window.values()), df, n, near, near_size))
+    for tf in counted.values():
+        for t in tf:
+            df[t] = df.get(t, 0) + 1
+    for old_doc in replaced:
+        for t in old_doc.tf:
+            if t in df:
+                df[t] = max(df[t] - 1, 0)
+    out.update(assign(new, list(window.values()), df, n,
+                      _Near(snapshot, new, replaced).counts))
     return out
+
+
+class _Near:
+    """The burst rule's counts around a day, as a full build has them: the index's articles
+    dated within ``WINDOW_DAYS`` (asked once per day and term, and only for the pairs that
+    pass the similarity rules), with this update's new articles in and the versions they
+    replace out."""
+
+    def __init__(self, snapshot: Snapshot, new: Sequence[DocTerms],
+                 replaced: Sequence[DocTerms]) -> None:
+        self.snapshot = snapshot
+        self.new = new
+        self.replaced = [d for d in replaced if d.date is not None]
+        self.days: dict[int, tuple[dict[str, int], int]] = {}
+
+    def counts(self, day: int, terms: Iterable[str]) -> tuple[Mapping[str, int], int]:
+        span = WINDOW_DAYS
+        within = DateRange(dt.date.fromordinal(day - span), dt.date.fromordinal(day + span))
+        added = [d for d in self.new if abs(d.date - day) <= span]  # type: ignore[operator]
+        gone = [d for d in self.replaced if abs(d.date - day) <= span]  # type: ignore[operator]
+        if day not in self.days:
+            size = self.snapshot.search(EngineRequest(
+                query=None, filters={"date": within}, limit=0, collapse=False,
+                fields=False)).total
+            self.days[day] = ({}, size + len(added) - len(gone))
+        found, size = self.days[day]
+        missing = sorted(set(terms) - found.keys())
+        if missing:
+            got = self.snapshot.doc_freq(missing, within=within)
+            for t in missing:
+                found[t] = (got.get(t, 0) + sum(t in d.tf for d in added)
+                            - sum(t in d.tf for d in gone))
+        return found, size
 
 
 def hand_on_stories(snapshot: Snapshot, deleted: Sequence[str], replaced: set[str],

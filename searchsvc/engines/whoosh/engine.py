@@ -16,12 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
+import logging
 import multiprocessing
 import os
 import queue
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -60,17 +61,24 @@ from searchsvc.engines.whoosh.segments import (
     story_arrays,
 )
 from searchsvc.errors import BuildError, IndexUnavailable, UsageError, describe_os_error
-from searchsvc.vocabulary import MemoryVocabulary, split_phrases
+from searchsvc.vocabulary import MIN_PHRASE_COUNT, MemoryVocabulary, add_counts, split_phrases
 
 VOCABULARY = "vocabulary.json"
 PHRASES = "phrases.json"
 RARE_PHRASES = "phrases-once.txt"
+# An update's changes to the counts, beside the files above (which stay hard links to the
+# generation that wrote them): {"words": {word: ±n}, "phrases": {phrase: ±n}}.
+VOCABULARY_DELTA = "vocabulary-delta.json"
+DELTA_MAX = 50_000  # changed counts kept as a delta before an update rewrites the base
 STORIES = "stories.json"
 PARALLEL_MIN_ARTICLES = 2000
 MERGE_FACTOR = 10  # segments of one size tier merged together (Lucene's tiered policy)
 MERGE_TIERS = 3   # tiers up to 999 live documents are merged
 MEMORY_SHARE = 0.5
 STORY_COUNT_SORT_MAX = 20_000  # matches up to which counting their stories sorts their keys
+
+
+_LOG = logging.getLogger("searchsvc.engine")
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -112,7 +120,7 @@ class WhooshSnapshot:
             # Files read later are opened now: once newer builds prune this generation, a
             # request still running on it reads them through these handles.
             self._held = {name: _open_if_there(generation / name)
-                          for name in (VOCABULARY, PHRASES, RARE_PHRASES)}
+                          for name in (VOCABULARY, PHRASES, RARE_PHRASES, VOCABULARY_DELTA)}
             self._info: SnapshotInfo = self._describe()
         except BaseException:
             # A generation that cannot be opened (a missing pack, a damaged file) must not
@@ -374,13 +382,24 @@ class WhooshSnapshot:
         if self._vocabulary is None:
             words = _json(self._read_held(VOCABULARY))
             phrases = _json(self._read_held(PHRASES))
-            self._vocabulary = MemoryVocabulary(words if isinstance(words, dict) else {},
-                                                phrases if isinstance(phrases, dict) else {})
+            words_delta, phrases_delta = _delta(self._read_held(VOCABULARY_DELTA))
+            if words_delta:
+                words = add_counts(words, words_delta)
+            if phrases_delta:
+                # A changed phrase absent from the frequent ones was seen once or never: the
+                # sorted file of those seen once answers which, without reading all of it.
+                rare = self._held.get(RARE_PHRASES)
+                base = {p: phrases.get(p) or int(rare is not None and _in_sorted_lines(rare, p))
+                        for p in phrases_delta}
+                now = add_counts(base, phrases_delta)
+                for phrase in phrases_delta:
+                    count = now.get(phrase, 0)
+                    if count >= MIN_PHRASE_COUNT:
+                        phrases[phrase] = count
+                    else:
+                        phrases.pop(phrase, None)
+            self._vocabulary = MemoryVocabulary(words, phrases)
         return self._vocabulary
-
-    def rare_phrases(self) -> list[str]:
-        data = self._read_held(RARE_PHRASES)  # None: built before these were kept
-        return data.decode("utf-8").splitlines() if data else []
 
     def doc_freq(self, terms: Sequence[str], within: Query | None = None) -> dict[str, int]:
         if within is not None:
@@ -453,6 +472,53 @@ def _open_if_there(path: Path) -> IO[bytes] | None:
         return open(path, "rb")  # noqa: SIM115 - held open for the snapshot's life
     except FileNotFoundError:
         return None
+
+
+def _delta(data: bytes | None) -> tuple[dict[str, int], dict[str, int]]:
+    found = _json(data)
+    words, phrases = found.get("words"), found.get("phrases")
+    return (words if isinstance(words, dict) else {}, phrases if isinstance(phrases, dict) else {})
+
+
+def _summed(counts: dict[str, int], more: Mapping[str, int]) -> dict[str, int]:
+    """Signed counts added up; a count back to zero is no change."""
+    out = dict(counts)
+    for key, n in more.items():
+        total = out.get(key, 0) + n
+        if total:
+            out[key] = total
+        else:
+            out.pop(key, None)
+    return out
+
+
+def _in_sorted_lines(fh: IO[bytes], text: str) -> bool:
+    """Whether ``text`` is a line of the sorted file ``fh`` (binary search over a memory map;
+    Python sorts strings as UTF-8 sorts their bytes)."""
+    import mmap
+
+    key = text.encode("utf-8")
+    try:
+        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except ValueError:  # an empty file
+        return False
+    try:
+        lo, hi = 0, len(data)
+        while lo < hi:  # the lines starting in [lo, hi) are the candidates
+            mid = (lo + hi) // 2
+            start = data.rfind(b"\n", 0, mid) + 1
+            end = data.find(b"\n", start)
+            end = len(data) if end < 0 else end
+            line = data[start:end]
+            if line == key:
+                return True
+            if line < key:
+                lo = end + 1
+            else:
+                hi = start
+        return False
+    finally:
+        data.close()
 
 
 def _json(data: bytes | None) -> dict:
@@ -538,15 +604,18 @@ class WhooshWriter:
                                                   articles)
         else:
             sink = _Segments(self.ix, self.budget)
-            for n, item in enumerate(work, start=1):
+            written = shown = 0  # articles, not work items: a JSONL item holds many
+            for item in work:
                 for got in prepare(item):
                     if isinstance(got, IndexedArticle):
                         sink.add(got)
                         collector.add(got)
+                        written += 1
+                        if progress and written - shown >= 200:
+                            shown = written
+                            progress("index", min(written, articles), articles)
                     else:
                         collector.problem(got)
-                if progress and n % 200 == 0:
-                    progress("index", n, len(work))
             if ready:
                 ready(collector)
             segments = sink.close()
@@ -602,14 +671,41 @@ class WhooshWriter:
         try:
             gens.write_json(self.tmp / VOCABULARY, {w: n for w, n in words.items() if n > 0})
             gens.write_json(self.tmp / PHRASES, frequent)
-            # One per line: an archive of a million articles has millions of them, and only
-            # an update reads them.
-            (self.tmp / RARE_PHRASES).write_text("".join(p + "\n" for p in once),
-                                                 encoding="utf-8")
+            # One per line, sorted: an archive of a million articles has millions of them,
+            # and only an update's few changed phrases are looked up in them.
+            gens.write_bytes(self.tmp / RARE_PHRASES,
+                             "".join(p + "\n" for p in once).encode("utf-8"))
+            (self.tmp / VOCABULARY_DELTA).unlink(missing_ok=True)
         except OSError as exc:
             self.abort()
             raise BuildError(f"build failed, index unchanged: "
                              f"{describe_os_error(exc)}") from exc
+
+    def change_vocabulary(self, words: Mapping[str, int], phrases: Mapping[str, int]) -> None:
+        """An update's changes, added to the delta the previous generation kept (the base
+        files stay hard links: adding one article to a million does not rewrite half a
+        million words); past :data:`DELTA_MAX` changed counts the base is rewritten with the
+        delta folded in, so a snapshot's reading of it stays small."""
+        try:
+            held = gens.read_bytes(self.tmp / VOCABULARY_DELTA)
+            words_delta, phrases_delta = _delta(held)
+            words_delta = _summed(words_delta, words)
+            phrases_delta = _summed(phrases_delta, phrases)
+            if len(words_delta) + len(phrases_delta) <= DELTA_MAX:
+                gens.write_json(self.tmp / VOCABULARY_DELTA,
+                                {"words": words_delta, "phrases": phrases_delta})
+                return
+            base_words = _json(gens.read_bytes(self.tmp / VOCABULARY))
+            counts = dict.fromkeys(
+                (gens.read_bytes(self.tmp / RARE_PHRASES) or b"").decode("utf-8").splitlines(),
+                1)
+            counts.update(_json(gens.read_bytes(self.tmp / PHRASES)))
+        except OSError as exc:
+            self.abort()
+            raise BuildError(f"build failed, index unchanged: "
+                             f"{describe_os_error(exc)}") from exc
+        self.set_vocabulary(add_counts(base_words, words_delta),
+                            add_counts(counts, phrases_delta))
 
     def publish(self, record: dict, manifest: dict) -> str:
         try:
@@ -711,6 +807,11 @@ class _Segments:
         if self.writer.held >= self.budget:
             self.done.append(self.writer._finalize_segment())
             self.writer = FastSegmentWriter(self.ix)
+            # A written segment's writer sits in reference cycles (Whoosh's writer objects
+            # point at each other), and the build's workers run with the cyclic collector off:
+            # without this every flushed buffer stayed in memory, and a worker grew with the
+            # corpus (2 GB each at a million articles) instead of staying within its budget.
+            gc.collect()
 
     def close(self) -> list:
         if self.writer.docnum:
@@ -751,16 +852,19 @@ def _write_slice(gen_dir: str, start: int, step: int, counter, results, parent: 
     try:
         ix = whoosh_index.open_dir(gen_dir)
         sink = _Segments(ix, budget)
-        for n, item in enumerate(work[start::step], start=1):
+        written = 0  # articles not yet counted: a JSONL work item holds many
+        for item in work[start::step]:
             for got in prepare(item):
                 if isinstance(got, IndexedArticle):
                     sink.add(got)
                     collector.add(got)
+                    written += 1
+                    if written == 200:
+                        with counter.get_lock():
+                            counter.value += written
+                        written = 0
                 else:
                     collector.problem(got)
-            if n % 200 == 0:
-                with counter.get_lock():
-                    counter.value += 200
         # The collector goes first: the parent clusters stories while workers write segments.
         results.put(("collected", start, collector))
         results.put(("ok", start, sink.close()))
@@ -839,6 +943,7 @@ class WhooshEngine:
         self.max_terms = max_terms
         self.build_memory_mb = build_memory_mb
         self._local = threading.local()
+        self._unopenable: set[str] = set()  # generations already logged as failing to open
         self._df: dict[str, int] = {}
 
     def has_index(self) -> bool:
@@ -864,6 +969,12 @@ class WhooshEngine:
             fresh = WhooshSnapshot(generation, self.max_terms, self._df)
         except Exception as exc:
             if snap is not None:
+                # Searches go on, on the generation this thread has; an operator must still
+                # learn that the newest one is damaged (once, not on every request).
+                if generation.name not in self._unopenable:
+                    self._unopenable.add(generation.name)
+                    _LOG.warning("generation %s cannot be opened (%s); still serving %s",
+                                 generation.name, exc, snap.generation)
                 return snap
             raise IndexUnavailable(f"the index in {generation} cannot be opened: {exc}") \
                 from exc

@@ -59,15 +59,27 @@ def read_json(path: Path, default: object = None) -> object:
         return default
 
 
-def write_json(path: Path, data: object) -> None:
-    """Write a new file and rename it over ``path`` (never edit a possibly hard-linked file)."""
+def read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write a new file and rename it over ``path`` (never edit a possibly hard-linked file:
+    the generation it was linked from would change with it)."""
     tmp = path.with_name(path.name + ".new")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        # dumps, not dump: json.dump streams through the pure-Python encoder (10x slower).
-        fh.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+    with open(tmp, "wb") as fh:
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def write_json(path: Path, data: object) -> None:
+    # dumps, not dump: json.dump streams through the pure-Python encoder (10x slower).
+    write_bytes(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 def read_record(generation: Path) -> dict:
