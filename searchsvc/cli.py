@@ -85,23 +85,39 @@ class _Progress:
     def __init__(self) -> None:
         self.enabled = sys.stderr.isatty()
         self.last = 0.0
+        self.phase = ""
+        self.left: set[str] = set()
+        self.width = 0
         self.started = time.monotonic()
 
     def __call__(self, phase: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self.last < 0.1:
+        if not self.enabled:
             return
+        now = time.monotonic()
+        # Counts within a phase are throttled (a redraw every 0.1 s is enough to see them
+        # move), but a new phase is always shown: phases can follow each other within
+        # microseconds, and the line must not go on naming one that has ended. A phase once
+        # left is not shown again: a parallel build keeps reporting its finished indexing
+        # count while it clusters stories and writes segments.
+        if phase in self.left or (phase == self.phase and now - self.last < 0.1):
+            return
+        if phase != self.phase and self.phase:
+            self.left.add(self.phase)
         self.last = now
+        self.phase = phase
         of = f"/{total:,}" if total else ""
         label = self.LABELS.get(phase, phase)
         rate = done / max(now - self.started, 1e-6)
         speed = f" ({rate:,.0f}/s)" if phase == "index" and rate >= 1 else ""
-        sys.stderr.write(f"\r{label}: {done:,}{of} articles{speed}   ")
+        line = f"{label}: {done:,}{of} articles{speed}"
+        # Padded to the previous line's width, so a shorter line leaves none of it behind.
+        sys.stderr.write("\r" + line.ljust(self.width))
+        self.width = len(line)
         sys.stderr.flush()
 
     def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 70 + "\r")
+        if self.enabled and self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")
             sys.stderr.flush()
 
 
@@ -140,15 +156,38 @@ def run_build(settings: dict[str, Any], sources: list[str], update: bool = False
     try:
         if update:
             srcs = ingested.with_ingest_dir(sources, folder) if sources else None
+            recorded = ingested.recorded_sources(engine) if srcs is None else []
+            note = None
+            if recorded and ingested.missed(recorded, folder):
+                # Articles were ingested (their files written) but the index does not record
+                # the ingest folder yet: the first ingest was cut short (a killed server), or
+                # ran during a full build. They were accepted: apply them with the recorded
+                # sources (serve runs this update when it starts).
+                srcs = ingested.with_ingest_dir(recorded, folder)
+                note = ("using the sources recorded in the index: "
+                        + ", ".join(str(s) for s in recorded) + f"; and the ingest folder {folder}")
             report = build.update(engine, index_dir, srcs, strict=strict,
                                   allow_shrink=allow_shrink, max_bytes=max_bytes,
                                   progress=progress, build_id=build_id,
                                   procs=int(settings["BUILD_PROCS"]))
+            if note:
+                report.notes.insert(0, note)
         else:
-            report = build.full_build(engine, index_dir, ingested.with_ingest_dir(sources, folder),
+            srcs = ingested.with_ingest_dir(sources, folder)
+            report = build.full_build(engine, index_dir, srcs,
                                       strict=strict, allow_shrink=allow_shrink,
                                       max_bytes=max_bytes, procs=int(settings["BUILD_PROCS"]),
                                       progress=progress, build_id=build_id)
+            if ingested.missed(srcs, folder):
+                # The ingest folder was empty when the build started, so it read none of it;
+                # articles posted while it ran were searchable, and are not in what it
+                # published. Apply them now, so no accepted article is lost.
+                caught = build.update(engine, index_dir, ingested.with_ingest_dir(srcs, folder),
+                                      allow_shrink=allow_shrink, max_bytes=max_bytes,
+                                      procs=int(settings["BUILD_PROCS"]))
+                report.notes.append(f"caught up with {caught.indexed} article(s) ingested "
+                                    f"while building, from {folder}")
+                report.documents, report.generation = caught.documents, caught.generation
     except ServiceError as exc:
         progress.close()
         click.echo(f"error: {exc.detail}", err=True)
@@ -251,11 +290,19 @@ def search(query: str, index: str, date_from: str | None, date_to: str | None,
     """Search from the terminal."""
     from searchsvc.core import search as core
     from searchsvc.core.params import parse_search_args
+    from searchsvc.errors import InvalidParameter
 
+    settings = _settings(index, **engine)
+    # The server's limit, so a query the API would refuse is refused here too; named as the
+    # command line names it (QUERY), not as the API's q.
+    most = int(settings["MAX_QUERY_CHARS"])
+    if len(query.strip()) > most:
+        raise InvalidParameter(f"QUERY is longer than {most:,} characters "
+                               "(SEARCHSVC_MAX_QUERY_CHARS)", code="query_too_long")
     args = {"q": query, "from": date_from, "to": date_to, "sort": sort, "per_page": str(limit),
             "collapse": str(collapse).lower()}
-    sq = parse_search_args({k: v for k, v in args.items() if v is not None})
-    eng = _engine(_settings(index, **engine))
+    sq = parse_search_args({k: v for k, v in args.items() if v is not None}, most)
+    eng = _engine(settings)
     try:
         snap = eng.snapshot()
         result = core.search(snap, sq)

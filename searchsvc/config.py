@@ -33,7 +33,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", 8000, "Port `serve` listens on.", int),
     Setting("workers", 2, "Server worker processes (one searcher each).", int),
     Setting("max_file_mb", 10.0, "Article files larger than this are skipped.", float),
-    Setting("admin_token", "", "Bearer token for POST /api/reindex; empty disables it (404)."),
+    Setting("admin_token", "", "Bearer token for POST /api/reindex, POST /api/articles and"
+            " DELETE /api/articles/<id>; empty disables them (404)."),
     Setting("max_query_chars", 2000, "Longer query strings are rejected with 400.", int),
     Setting("max_terms", 1024, "Cap on terms a query may expand to (wildcards, fuzzy).", int),
     Setting("rate_limit", 0.0, "Requests per second per client on /api/ (0 = off).", float),

@@ -1,7 +1,8 @@
 """``searchsvc serve``: the production WSGI server.
 
-gunicorn with synchronous worker processes, one per core by default: searching is CPU-bound
-Python, so processes (not threads) are what use both cores; design.md measured 2.6x the search
+gunicorn with ``--workers`` synchronous worker processes (``SEARCHSVC_WORKERS``, 2 by default
+whatever the machine: about one per core is right): searching is CPU-bound Python, so
+processes (not threads) are what use the cores; design.md measured 2.6x the search
 throughput of waitress or Flask's server with two sync workers. Each worker opens its own
 snapshot once and reuses it across requests; before each request the engine checks (one
 ``readlink`` for Whoosh) whether a new generation has been published and, if so, opens it — the
@@ -10,7 +11,9 @@ requests still running on them to finish.
 
 Before gunicorn starts, ``serve`` builds the index if there is none, and checks that the port
 is free (gunicorn would retry for seconds and then print a bare "Can't connect"). It prints
-``Serving <url>`` with the engine, generation and document count once it is ready.
+``Serving <url>`` with the engine, generation and document count once it is ready. The
+temporary folder it makes for the workers' metrics (``PROMETHEUS_MULTIPROC_DIR``, when not
+set) is removed when the server exits.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -95,13 +99,26 @@ def check_port(host: str, port: int) -> None:
                                "choose another --port)") from None
 
 
-def _metrics_dir(index_dir: Path) -> None:
+def _metrics_dir(index_dir: Path) -> Path | None:
     """A fresh folder for the workers' metric samples (prometheus-client's multiprocess
-    mode), unless the operator chose one."""
+    mode), unless the operator chose one; the folder when one was made here, for ``run`` to
+    remove when the server exits (an operator's own folder is left alone)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return
+        return None
     folder = Path(tempfile.mkdtemp(prefix="searchsvc-metrics-"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
+
+
+def _remove_metrics_dir(folder: Path | None, owner: int) -> None:
+    # Only in the process that made it: every gunicorn worker is a fork of this one and
+    # leaves through the same frames when it exits, while the master and the other workers
+    # still write their samples there.
+    if folder is None or os.getpid() != owner:
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") == str(folder):
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def _child_exit(_server: object, worker: Any) -> None:
@@ -147,7 +164,7 @@ def run(host: str, port: int, settings: dict[str, Any], workers: int,
     finally:
         engine.close()
     del builds
-    _metrics_dir(Path(settings["INDEX"]))
+    metrics, owner = _metrics_dir(Path(settings["INDEX"])), os.getpid()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     ready = f"Serving {url_of(host, port)} ({state})"
 
@@ -170,4 +187,7 @@ def run(host: str, port: int, settings: dict[str, Any], workers: int,
         "when_ready": when_ready,
         "child_exit": _child_exit,
     }
-    _Server(options, {k: v for k, v in settings.items()}).run()
+    try:
+        _Server(options, {k: v for k, v in settings.items()}).run()
+    finally:
+        _remove_metrics_dir(metrics, owner)

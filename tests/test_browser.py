@@ -26,23 +26,18 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from support.browser import (
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    TIMEOUT_MS,
+    Watch,
+    launch,
+)
 from support.index import build_sources
-from support.paths import ROOT, SEEDS
+from support.paths import SEEDS
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-TIMEOUT_MS = 8000
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 # -- the corpus -------------------------------------------------------------------------------
@@ -190,43 +185,9 @@ def server(tmp_path_factory, engine_name) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        if in_ci():
-            pytest.fail("CI is set but /usr/bin/chromium is missing: the browser tests must run "
-                        "in CI (install Debian's chromium)")
-        pytest.skip("/usr/bin/chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                      args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+    yield from launch()
 
 
-class Watch:
-    """What a page did that it must not: dialogs, script errors, CSP violations."""
-
-    def __init__(self, page):
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.csp: list[str] = []
-        page.on("dialog", self._dialog)
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.on("console", self._console)
-
-    def _dialog(self, dialog) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def _console(self, msg) -> None:
-        if "Content Security Policy" in msg.text or "Content-Security-Policy" in msg.text:
-            self.csp.append(msg.text)
-
-    def check(self) -> None:
-        assert self.dialogs == [], f"dialogs opened: {self.dialogs}"
-        assert self.errors == [], f"script errors: {self.errors}"
-        assert self.csp == [], f"CSP violations: {self.csp}"
 
 
 def new_page(browser, server: Server, viewport=DESKTOP, javascript: bool = True):
@@ -717,12 +678,12 @@ def test_service_unreachable(page):
     from playwright.sync_api import expect
 
     page.goto("/?q=oil")
-    page.route("**/api/search**", lambda route: route.abort("connectionrefused"))
+    page.route("**/fragments/search**", lambda route: route.abort("connectionrefused"))
     search_box(page).fill("harvest")
     message = page.locator("#message")
     expect(message).to_contain_text("Can’t reach the search service")
     expect(page.locator("#results .hit")).to_have_count(0)
-    page.unroute("**/api/search**")
+    page.unroute("**/fragments/search**")
     message.get_by_role("button", name="Try again").click()
     wait_for_query(page, "harvest")
     expect(message).to_be_empty()

@@ -1,7 +1,8 @@
 """Exports: every article a search matches, as CSV or NDJSON, streamed in a stable order.
 
 ``GET /api/export`` takes every search parameter and ``format=csv|ndjson``; it is not held to
-the 10,000-hit result window, and its memory does not grow with the result set: the engine
+the 10,000-hit result window (``page`` and ``per_page`` are ignored: an export is every
+match, not a page of them), and its memory does not grow with the result set: the engine
 hands out matches in batches (``Snapshot.scan``). The order is the search's (relevance, or
 newest/oldest), ties broken by date then document, so the same search on the same generation
 gives the same file; the generation is named in the ``X-Index-Generation`` header so a result

@@ -72,7 +72,12 @@ def resolve(interval: str, days: DayCounts) -> str:
     """The interval to use: ``auto`` chosen from the span; an explicit one checked."""
     if not len(days):
         return "day" if interval == "auto" else interval
-    first, last = days.first, days.last
+    return resolve_span(interval, days.first, days.last)
+
+
+def resolve_span(interval: str, first: dt.date, last: dt.date) -> str:
+    """The interval for buckets from ``first`` to ``last``: ``auto`` chosen from the span; an
+    explicit one checked against :data:`MAX_BUCKETS`."""
     if interval == "auto":
         return auto_interval(first, last)
     if bucket_count(first, last, interval) > MAX_BUCKETS:
@@ -95,16 +100,24 @@ def start_ordinals(ordinals: np.ndarray, interval: str) -> np.ndarray:
 
 
 def buckets(days: DayCounts, interval: str,
-            selected: tuple[dt.date | None, dt.date | None] = (None, None)) -> list[dict]:
-    """Buckets from the first to the last day with matches (``days`` ascending)."""
-    if not len(days):
+            selected: tuple[dt.date | None, dt.date | None] = (None, None),
+            span: tuple[dt.date, dt.date] | None = None) -> list[dict]:
+    """Buckets from the first to the last day with matches (``days`` ascending), or — with
+    ``span`` (first day, last day) — from the bucket of the one to the bucket of the other,
+    whether or not those have matches."""
+    counts: dict[int, int] = {}
+    if len(days):
+        keys, where = np.unique(start_ordinals(days.ordinals, interval), return_index=True)
+        sums = np.add.reduceat(days.counts, where)
+        counts = dict(zip(keys.tolist(), sums.tolist(), strict=True))
+    if span is not None:
+        start, last = bucket_start(span[0], interval), bucket_start(span[1], interval)
+    elif counts:
+        start = dt.date.fromordinal(min(counts))
+        last = dt.date.fromordinal(max(counts))
+    else:
         return []
-    keys, where = np.unique(start_ordinals(days.ordinals, interval), return_index=True)
-    sums = np.add.reduceat(days.counts, where)
-    counts = dict(zip(keys.tolist(), sums.tolist(), strict=True))
     out = []
-    start = dt.date.fromordinal(int(keys[0]))
-    last = dt.date.fromordinal(int(keys[-1]))
     while start <= last:
         end = bucket_end(start, interval)
         out.append({"value": start.isoformat(), "from": start.isoformat(),

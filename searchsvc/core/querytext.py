@@ -23,13 +23,13 @@ The rules, in the order they apply (README "Query syntax" says the same to users
 6. **Plain words** (no operators) are read as a person reading a search box would: articles
    with *every* content word (a word that is not a stop word) rank first, then articles with
    *any*; stop words (``the``, ``of``, ``it``) are left out, unless the query has nothing else
-   (``it``, ``the who``: then every word is required). A word typed in capitals inside a query
-   that is not all capitals (``IT jobs``, ``WHO report``) and a dotted acronym (``U.S.``) are
-   never stop words. ``-`` words and field filters stay required in both tiers. A query with
-   more than :data:`MAX_TIERED` distinct content units (a long question) is ranked by score
-   alone: requiring every word of a paragraph first ranks badly. A repeated word counts as
-   often as it is typed. Consecutive content words found near each other (within
-   ``PROXIMITY_SLOP``) add to the score (the proximity bonus).
+   (``it``, ``to be or not to be``: then every word is required). A word typed in capitals
+   inside a query that is not all capitals (``IT jobs``, ``WHO report``) and a dotted acronym
+   (``U.S.``) are never stop words. ``-`` words and field filters stay required in both
+   tiers. A query with more than :data:`MAX_TIERED` distinct content units (a long question)
+   is ranked by score alone: requiring every word of a paragraph first ranks badly. A
+   repeated word counts as often as it is typed. Consecutive content words found near each
+   other (within ``PROXIMITY_SLOP``) add to the score (the proximity bonus).
 7. With operators, the boolean reading is exact (implicit adjacency means AND) and ranked by
    score; there are no tiers.
 

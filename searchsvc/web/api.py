@@ -24,6 +24,7 @@ from searchsvc.errors import (
 )
 from searchsvc.ingest import ingested, records
 from searchsvc.ingest.locks import BUILD_LOCK, Lock
+from searchsvc.web import observe
 from searchsvc.web.app import engine
 from searchsvc.web.openapi import openapi_document
 
@@ -98,8 +99,14 @@ def article(article_id: str):
 @api.post("/articles")
 def post_articles():
     require_admin()
-    result = ingested.ingest(engine(), _index_dir(), _sources(), _ingest_dir(),
-                             request.get_data(cache=False), _max_bytes())
+    try:
+        result = ingested.ingest(engine(), _index_dir(), _sources(), _ingest_dir(),
+                                 request.get_data(cache=False), _max_bytes())
+    except InvalidParameter as exc:
+        # Nothing was accepted: the lines the problem lists still count as rejected.
+        observe.count_ingested(0, len(exc.extra.get("rejected", [])))
+        raise
+    observe.count_ingested(len(result["accepted"]), len(result["rejected"]))
     response = jsonify(result)
     response.status_code = 207 if result["rejected"] else 200
     return response
@@ -203,7 +210,8 @@ def _wants_csv() -> bool:
 @api.get("/timeline")
 def timeline_view():
     sq = parse_search_args(request.args, current_app.config["MAX_QUERY_CHARS"])
-    queries = timeline.series_of(request.args.getlist("q"))
+    # parse_search_args reads only the last q (for the filters); every series is checked here.
+    queries = timeline.series_of(request.args.getlist("q"), current_app.config["MAX_QUERY_CHARS"])
     doc = timeline.timeline(engine().snapshot(), sq, queries)
     if _wants_csv():
         return Response(timeline.to_csv(doc), mimetype="text/csv",
@@ -214,7 +222,13 @@ def timeline_view():
 
 @api.get("/export")
 def export_view():
-    sq = parse_search_args(request.args, current_app.config["MAX_QUERY_CHARS"])
+    # An export streams every match, so the page (and the result window it is held to) means
+    # nothing here: page and per_page are dropped rather than checked, and a link copied from
+    # page 3 of a search exports all of it.
+    args = request.args.copy()
+    args.poplist("page")
+    args.poplist("per_page")
+    sq = parse_search_args(args, current_app.config["MAX_QUERY_CHARS"])
     fmt = (request.args.get("format") or "ndjson").strip().lower()
     if fmt not in export.FORMATS:
         raise InvalidParameter("format must be csv or ndjson")

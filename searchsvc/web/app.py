@@ -135,7 +135,8 @@ def security_headers(response: Response) -> Response:
 
 
 def handle_exception(exc: Exception) -> Response:
-    """Render any error: problem+json under /api/, an HTML page elsewhere. Never a traceback."""
+    """Render any error: problem+json under /api/ and at /metrics, an HTML page elsewhere.
+    Never a traceback."""
     extra: dict = {}
     if isinstance(exc, ServiceError):
         status, code, detail, headers = exc.status, exc.code, exc.detail, exc.headers
@@ -154,7 +155,9 @@ def handle_exception(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s rid=%s", request.method, shown_path(),
                       request_id())
         status, code, detail, headers = 500, "internal_error", "unexpected server error", {}
-    if request.path.startswith("/api/") or request.path == "/api":
+    # /metrics is read by scrapers, not people: its errors are problems too (as its OpenAPI
+    # entry says), never the HTML page.
+    if request.path.startswith("/api/") or request.path in ("/api", "/metrics"):
         response = jsonify(problem(status, code, detail, **extra))
         response.mimetype = PROBLEM_MIME
     else:

@@ -7,8 +7,8 @@
   ``Authorization`` header is never logged), status, duration and request id. Plain text by
   default, JSON with ``SEARCHSVC_LOG_FORMAT=json``.
 * **Metrics** at ``GET /metrics`` in the Prometheus text format (``prometheus-client``): request
-  counts and latency histograms by endpoint and status, search latency by phase (engine, the
-  rest), articles ingested and rejected, and — read when scraped — the served generation, its
+  counts and latency histograms by endpoint and status, articles ingested and rejected (by
+  ``POST /api/articles``), and — read when scraped — the served generation, its
   document count and the last build's duration and result. Under gunicorn every worker writes
   its samples to ``PROMETHEUS_MULTIPROC_DIR`` (set up by ``serve``) and a scrape adds them up.
   With ``SEARCHSVC_METRICS_TOKEN`` set, a scrape needs ``Authorization: Bearer <token>``.
@@ -51,11 +51,14 @@ REQUESTS = Counter("searchsvc_http_requests", "HTTP requests answered",
                    ["endpoint", "method", "status"])
 LATENCY = Histogram("searchsvc_http_request_duration_seconds", "Time to answer a request",
                     ["endpoint"], buckets=_BUCKETS)
-SEARCH_PHASE = Histogram("searchsvc_search_phase_seconds",
-                         "Time of a search by phase: the engine's work, and shaping the answer",
-                         ["phase"], buckets=_BUCKETS)
 INGESTED = Counter("searchsvc_ingested_articles", "Articles posted to POST /api/articles",
                    ["result"])
+
+
+def count_ingested(accepted: int, rejected: int) -> None:
+    """Count what one ``POST /api/articles`` did with its lines."""
+    INGESTED.labels("accepted").inc(accepted)
+    INGESTED.labels("rejected").inc(rejected)
 
 
 def request_id() -> str:

@@ -241,8 +241,14 @@ def openapi_document() -> dict:
                               "400": _BAD, "503": _UNAVAILABLE}}},
             "/api/export": {"get": {
                 "summary": "Every match, streamed (no result window)",
+                "description": "Every search parameter but page and per_page, which are "
+                               "ignored: an export is every match, never one page of them, "
+                               "and is not held to the 10,000-hit result window.",
                 "operationId": "export",
-                "parameters": [*search_params,
+                "parameters": [*search_params[:4], *search_params[6:],
+                               _param("page", {}, "Ignored: an export streams every match."),
+                               _param("per_page", {}, "Ignored: an export streams every "
+                                                      "match."),
                                _param("format", {"enum": ["ndjson", "csv"]}, "Default ndjson."),
                                _param("fields", _STR, "Columns, comma-separated; +body or all "
                                                       "to add the body.")],

@@ -1,13 +1,16 @@
 /* searchsvc — progressive enhancement of the server-rendered search and article pages.
  *
  * Without this script every control is a link or a form field and the server renders each
- * search. With it, the search page fetches /api/search as you type and re-renders the same
- * parts of the page from the JSON; the URL keeps the whole state (history.pushState), and
- * back/forward re-run the search of that URL (popstate).
+ * search. With it, the search page asks the server for the same page's regions
+ * (GET /fragments/search?…, rendered by the templates that render the page) as you type or
+ * click, and swaps each into the element with the same id: no markup is built here. The URL
+ * keeps the whole state (history.pushState), and back/forward re-run the search of that URL
+ * (popstate). The "What stands out" panel is loaded the same way (GET /fragments/terms?…)
+ * after the results.
  *
- * Safety: everything is inserted as text (textContent, attributes) except the API's
- * `title_html`, `snippets` and `did_you_mean.html`, which the service guarantees to be escaped
- * text with only <mark> added. No inline styles or scripts (the page's CSP forbids them).
+ * Safety: the script inserts only text (textContent, attributes) and nodes parsed from the
+ * service's own server-rendered HTML (escaped by the templates). No inline styles or scripts
+ * (the page's CSP forbids them).
  */
 (function () {
   "use strict";
@@ -15,16 +18,10 @@
   document.documentElement.classList.add("js");
 
   var FACETS = ["topics", "places", "people", "orgs", "source"];
-  var FACET_LABELS = {topics: "Topics", places: "Places", people: "People",
-                      orgs: "Organisations", source: "Source"};
   var EXTRA = ["interval", "collapse", "recency"];  // API options kept in the URL as given
-  var SORTS = [["relevance", "Relevance"], ["newest", "Newest"], ["oldest", "Oldest"]];
-  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-                "Dec"];
-  var MAX_RESULT_WINDOW = 10000;
-  var LEVELS = 20;
   var SEARCH_DELAY = 250;
   var SUGGEST_DELAY = 120;
+  var TERMS_DELAY = 300;
 
   // -- small helpers ------------------------------------------------------------------------
 
@@ -54,36 +51,31 @@
     }
   }
 
-  /** An element whose content is service-made HTML (escaped text plus <mark> only). */
-  function marked(tag, attrs, safeHtml) {
-    var el = h(tag, attrs);
-    el.innerHTML = safeHtml;
-    return el;
-  }
-
-  function fmtNumber(n) { return Number(n).toLocaleString("en-US"); }
-
-  function fmtDate(iso) {
-    if (!iso) return "";
-    var p = iso.split("-");
-    return parseInt(p[2], 10) + " " + MONTHS[parseInt(p[1], 10) - 1] + " " + p[0];
-  }
-
   function isoOrEmpty(s) { return /^\d{4}-\d{2}-\d{2}$/.test(s) ? s : ""; }
 
-  function plural(n, one, many) { return n === 1 ? one : many; }
+  /** Parse the service's own HTML (never executed: scripts in parsed documents do not run). */
+  function parseHtml(html) {
+    return new DOMParser().parseFromString(html, "text/html");
+  }
 
-  function metaLine(hit, withTags) {
-    var parts = [];
-    parts.push(hit.date ? h("time", {datetime: hit.date}, fmtDate(hit.date))
-                        : h("span", null, "Undated"));
-    if (hit.source) parts.push(h("span", {class: "source"}, hit.source));
-    if (withTags) {
-      (hit.topics || []).concat(hit.places || []).forEach(function (tag) {
-        parts.push(h("span", {class: "tag"}, tag));
-      });
-    }
-    return h("p", {class: "hit-meta"}, parts);
+  /** Make `target` what `source` (a parsed region) is: its attributes and its children. The
+   * element itself stays, so live regions, listeners and references keep working. */
+  function morph(target, source) {
+    Array.prototype.slice.call(target.attributes).forEach(function (a) {
+      if (!source.hasAttribute(a.name)) target.removeAttribute(a.name);
+    });
+    Array.prototype.forEach.call(source.attributes, function (a) {
+      if (target.getAttribute(a.name) !== a.value) target.setAttribute(a.name, a.value);
+    });
+    fill(target, source);
+  }
+
+  /** Replace `target`'s children with (imported copies of) `source`'s children. */
+  function fill(target, source) {
+    var nodes = Array.prototype.map.call(source.childNodes, function (n) {
+      return document.importNode(n, true);
+    });
+    target.replaceChildren.apply(target, nodes);
   }
 
   // -- the state in the URL -----------------------------------------------------------------
@@ -94,20 +86,26 @@
       var all = p.getAll(name);
       return all.length ? all[all.length - 1].trim() : "";
     }
-    var filters = {};
-    FACETS.forEach(function (name) {
+    function unique(name) {
       var seen = [];
       p.getAll(name).forEach(function (v) {
         v = v.trim();
         if (v && seen.indexOf(v) === -1) seen.push(v);
       });
+      return seen;
+    }
+    var filters = {};
+    FACETS.forEach(function (name) {
+      var seen = unique(name);
       if (seen.length) filters[name] = seen;
     });
     var page = parseInt(one("page"), 10);
     var extra = [];
     EXTRA.forEach(function (name) { if (one(name)) extra.push([name, one(name)]); });
     return {q: one("q"), from: one("from"), to: one("to"), filters: filters, sort: one("sort"),
-            page: page >= 1 ? page : 1, per_page: one("per_page"), extra: extra};
+            page: page >= 1 ? page : 1, per_page: one("per_page"), extra: extra,
+            view: one("view") === "timeline" ? "timeline" : "", compare: unique("compare"),
+            measure: one("measure") === "share" ? "share" : ""};
   }
 
   /** Parameters in the same order as the server's PageState.params(). */
@@ -123,6 +121,9 @@
     if (state.page > 1) p.append("page", String(state.page));
     if (state.per_page) p.append("per_page", state.per_page);
     (state.extra || []).forEach(function (pair) { p.append(pair[0], pair[1]); });
+    if (state.view) p.append("view", state.view);
+    (state.compare || []).forEach(function (c) { p.append("compare", c); });
+    if (state.measure) p.append("measure", state.measure);
     return p;
   }
 
@@ -134,13 +135,24 @@
   /** A copy of `state` with `changes`; any change but the page goes back to page 1. */
   function withChanges(state, changes) {
     var next = {q: state.q, from: state.from, to: state.to, filters: {}, sort: state.sort,
-                page: state.page, per_page: state.per_page, extra: state.extra || []};
+                page: state.page, per_page: state.per_page, extra: (state.extra || []).slice(),
+                view: state.view || "", compare: (state.compare || []).slice(),
+                measure: state.measure || ""};
     Object.keys(state.filters).forEach(function (k) {
       next.filters[k] = state.filters[k].slice();
     });
     Object.keys(changes).forEach(function (k) { next[k] = changes[k]; });
     if (!("page" in changes)) next.page = 1;
     return next;
+  }
+
+  /** `extra` with one option set (or removed when `value` is empty), in EXTRA order. */
+  function withOption(extra, name, value) {
+    var given = {};
+    (extra || []).forEach(function (pair) { given[pair[0]] = pair[1]; });
+    given[name] = value;
+    return EXTRA.filter(function (n) { return given[n]; })
+      .map(function (n) { return [n, given[n]]; });
   }
 
   function toggled(filters, facet, value) {
@@ -151,14 +163,6 @@
     if (i === -1) values.push(value); else values.splice(i, 1);
     if (values.length) out[facet] = values; else delete out[facet];
     return out;
-  }
-
-  function hasFilters(state) {
-    return Boolean(state.from || state.to || Object.keys(state.filters).length);
-  }
-
-  function articleLink(url, q) {
-    return q ? url + "?" + new URLSearchParams({q: q}).toString() : url;
   }
 
   // -- the search box: "/" shortcut and autocomplete (both pages) ---------------------------
@@ -277,24 +281,22 @@
     return {input: input, close: close, cancel: cancel};
   }
 
+
   // -- the search page ------------------------------------------------------------------------
 
   function initSearchPage() {
     var form = document.getElementById("search-form");
     var el = {
-      summary: document.getElementById("summary"),
-      sort: document.getElementById("sort"),
-      chips: document.getElementById("chips"),
       message: document.getElementById("message"),
-      dym: document.getElementById("dym"),
       results: document.getElementById("results"),
       pages: document.getElementById("pages"),
-      histogram: document.getElementById("histogram"),
       facets: document.getElementById("facets"),
+      options: document.getElementById("options"),
+      timeline: document.getElementById("timeline"),
+      terms: document.getElementById("terms"),
       from: document.getElementById("from"),
       to: document.getElementById("to"),
-      main: document.getElementById("main"),
-      filtersLink: document.querySelector(".filters-link")
+      main: document.getElementById("main")
     };
     var current = readState(location.search);
     var typingTimer = null;
@@ -302,6 +304,7 @@
     var typing = false;   // consecutive as-you-type searches share one history entry
     var controller = null;
     var loadSeq = 0;
+    var terms = {timer: null, controller: null, seq: 0, src: null};
 
     var box = initSearchBox(function (text) {
       clearTimeout(typingTimer);
@@ -333,35 +336,36 @@
       var mine = ++loadSeq;
       el.results.setAttribute("aria-busy", "true");
       document.title = (state.q ? state.q + " · " : "") + "searchsvc";
-      var status = 0;
-      return fetch("/api/search?" + params(state).toString(),
-                   {signal: controller.signal, headers: {Accept: "application/json"}})
+      return fetch("/fragments/search?" + params(state).toString(),
+                   {signal: controller.signal, headers: {Accept: "text/html"}})
         .then(function (response) {
-          status = response.status;
-          return response.json().catch(function () { return null; }).then(function (data) {
+          var type = response.headers.get("Content-Type") || "";
+          return response.text().then(function (html) {
             if (mine !== loadSeq) return;
-            if (response.ok && data && Array.isArray(data.hits)) {
-              render(data, state, options);
-            } else {
-              showError(data && data.detail ? data.detail
-                : "The search service answered with an error (HTTP " + status + ").", state);
-            }
+            var parts = type.indexOf("text/html") === 0
+              ? parseHtml(html).querySelectorAll("[data-region]") : [];
+            if (parts.length) swapIn(parts, options);
+            else showProblem(failed(response.status));
           });
         }, function (err) {
           if (mine !== loadSeq || (err && err.name === "AbortError")) return;
-          showError("", state, true);
+          showProblem(unreachable());
         });
     }
 
-    // -- rendering ------------------------------------------------------------------------
+    // -- swapping the server's regions in ---------------------------------------------------
 
     /** A stable name for a control that survives re-rendering (to keep keyboard focus). */
     function keyOf(node) {
       if (!node || node.nodeType !== 1) return "";
       if (node.type === "checkbox") return "facet:" + node.name + ":" + node.value;
-      if (node.hasAttribute("data-from")) return "bar:" + node.getAttribute("data-from");
+      if (node.hasAttribute("data-from")) {
+        return (node.classList.contains("zbar") ? "zbar:" : "bar:") +
+               node.getAttribute("data-from");
+      }
       if (node.hasAttribute("data-sort")) return "sort:" + node.getAttribute("data-sort");
       if (node.classList.contains("clear-all")) return "clear-all";
+      if (node.id === "compare-q" || node.hasAttribute("data-option")) return "id:" + node.id;
       return "";
     }
 
@@ -370,17 +374,19 @@
       if (!a || a === document.body) return null;
       var key = keyOf(a);
       if (key) return key;
-      return el.main.contains(a) || el.facets.contains(a) || el.histogram.contains(a) ? "" : null;
+      var filters = document.getElementById("filters");
+      return el.main.contains(a) || (filters && filters.contains(a)) ? "" : null;
     }
 
     function restoreFocus(key) {
       if (key === null) return;
-      var candidates = document.querySelectorAll("#filters input[type=checkbox], #filters a.bar, " +
-                                                 "#sort a, #chips a.clear-all");
+      var candidates = document.querySelectorAll(
+        "#filters input[type=checkbox], #filters a.bar, #filters a.zbar, #sort a, " +
+        "#chips a.clear-all, #options select, #compare-q");
       var target = null;
       if (key) {
         Array.prototype.forEach.call(candidates, function (c) {
-          if (!target && keyOf(c) === key) target = c;
+          if (!target && keyOf(c) === key && !c.disabled) target = c;
         });
       }
       if (target) target.focus();
@@ -389,20 +395,18 @@
       }
     }
 
-    function render(data, state, options) {
+    function swapIn(parts, options) {
       var focusKey = rememberFocus();
-      var q = data.query && typeof data.query.q === "string" ? data.query.q : state.q;
-      var total = data.total;
-      renderSummary(summaryText(total, q, listed(data)), data.took_ms);
-      renderSort(state, data.query ? data.query.sort : "");
-      renderChips(state);
-      el.message.replaceChildren();
-      renderDidYouMean(state, data.did_you_mean);
-      renderHits(data, state);
-      renderPages(state, listed(data), data.query ? data.query.page : state.page,
-                  data.query ? data.query.per_page : 10);
-      renderHistogram(state, data.facets ? data.facets.date : null);
-      renderFacets(state, data.facets || {});
+      Array.prototype.forEach.call(parts, function (part) {
+        var target = part.id ? document.getElementById(part.id) : null;
+        if (!target) return;
+        if (target === el.terms && part.getAttribute("data-src") === terms.src) {
+          // The same words for the same search: keep them, only show or hide the panel.
+          target.hidden = part.hasAttribute("hidden");
+          return;
+        }
+        morph(target, part);
+      });
       el.results.removeAttribute("aria-busy");
       if (options.scrollTop) {
         el.main.focus({preventScroll: true});
@@ -410,239 +414,63 @@
         focusKey = null;
       }
       restoreFocus(focusKey);
+      scheduleTerms();
     }
 
-    function summaryText(total, q, stories) {
-      if (total === 0) return q ? "No results for “" + q + "”" : "No articles";
-      var text = q
-        ? fmtNumber(total) + " " + plural(total, "result", "results") + " for “" + q + "”"
-        : fmtNumber(total) + " " + plural(total, "article", "articles");
-      if (typeof stories === "number" && stories < total) {
-        text += " in " + fmtNumber(stories) + " " + plural(stories, "story", "stories");
-      }
-      return text;
+    /** Load the "What stands out" panel for the search shown (after the results). */
+    function scheduleTerms() {
+      var src = el.terms ? el.terms.getAttribute("data-src") : null;
+      clearTimeout(terms.timer);
+      if (!src || el.terms.hidden || src === terms.src) return;
+      terms.timer = setTimeout(function () {
+        if (terms.controller) terms.controller.abort();
+        terms.controller = new AbortController();
+        var mine = ++terms.seq;
+        fetch(src, {signal: terms.controller.signal, headers: {Accept: "text/html"}})
+          .then(function (r) { return r.text(); })
+          .then(function (html) {
+            if (mine !== terms.seq || el.terms.getAttribute("data-src") !== src) return;
+            var body = el.terms.querySelector(".terms-body");
+            if (body) fill(body, parseHtml(html).body);
+            terms.src = src;
+          })
+          .catch(function () { /* a convenience: the search itself reports problems */ });
+      }, TERMS_DELAY);
     }
 
-    /** How many hits the pages list: stories when versions are collapsed, else articles. */
-    function listed(data) {
-      var collapse = !data.query || data.query.collapse !== false;
-      return collapse && typeof data.total_stories === "number" ? data.total_stories : data.total;
+    /** The page's own message for a search that could not be made (a server template). */
+    function fromTemplate(id) {
+      var tpl = document.getElementById(id);
+      return tpl ? document.importNode(tpl.content, true) : document.createDocumentFragment();
     }
 
-    function renderSummary(text, took) {
-      el.summary.replaceChildren(
-        h("span", {class: "count"}, text), " ",
-        h("span", {class: "took"}, String(took) + " ms"));
+    function unreachable() {
+      var msg = fromTemplate("tpl-unreachable");
+      var retry = msg.querySelector("button.retry");
+      if (retry) retry.addEventListener("click", function () { load(current, {}); });
+      return msg;
     }
 
-    function renderSort(state, sort) {
-      var links = SORTS.map(function (s) {
-        return h("a", {href: pageUrl(withChanges(state, {sort: s[0]})), "data-sort": s[0],
-                       "aria-current": s[0] === sort ? "true" : null},
-                 s[1]);
-      });
-      el.sort.replaceChildren(h("span", {class: "sort-label"}, "Sort:"));
-      append(el.sort, links);
+    function failed(status) {
+      var msg = fromTemplate("tpl-failed");
+      var slot = msg.querySelector(".status");
+      if (slot) slot.textContent = String(status);
+      return msg;
     }
 
-    function chipList(state) {
-      var out = [];
-      if (state.from) out.push(["From " + state.from, withChanges(state, {from: ""})]);
-      if (state.to) out.push(["To " + state.to, withChanges(state, {to: ""})]);
-      FACETS.forEach(function (name) {
-        (state.filters[name] || []).forEach(function (v) {
-          out.push([FACET_LABELS[name] + ": " + v,
-                    withChanges(state, {filters: toggled(state.filters, name, v)})]);
-        });
-      });
-      return out;
-    }
-
-    function renderChips(state) {
-      var chips = chipList(state);
-      if (el.filtersLink) {
-        el.filtersLink.textContent = "Filters" + (chips.length ? " (" + chips.length + ")" : "");
-      }
-      el.chips.hidden = chips.length === 0;
-      var ul = h("ul", null, chips.map(function (c) {
-        return h("li", null, h("a", {class: "chip", href: pageUrl(c[1]),
-                                      "aria-label": "Remove filter " + c[0]},
-                               [h("span", null, c[0]),
-                                h("span", {class: "x", "aria-hidden": "true"}, "×")]));
-      }));
-      var clear = h("a", {class: "clear-all",
-                          href: pageUrl(withChanges(state, {from: "", to: "", filters: {}}))},
-                    "Clear all");
-      el.chips.replaceChildren(h("span", {class: "visually-hidden"}, "Active filters:"), ul, clear);
-    }
-
-    function renderDidYouMean(state, dym) {
-      el.dym.replaceChildren();
-      el.dym.hidden = !dym;
-      if (!dym) return;
-      var link = marked("a", {href: pageUrl(withChanges(state, {q: dym.q}))}, dym.html);
-      el.dym.append("Did you mean ", link, "?");
-      if (dym.total) {
-        el.dym.append(" ", h("span", {class: "dym-count"},
-                             "(" + fmtNumber(dym.total) + " " +
-                             plural(dym.total, "article", "articles") + ")"));
-      }
-    }
-
-    function renderHits(data, state) {
-      var q = state.q;
-      if (!data.hits.length) {
-        var tips = ["Check the spelling, or try fewer or different words"];
-        if (hasFilters(state)) {
-          tips.push(", or ", h("a", {href: pageUrl(withChanges(state, {from: "", to: "",
-                                                                     filters: {}}))},
-                                "remove the filters"));
-        }
-        tips.push(".");
-        el.results.replaceChildren(h("div", {class: "empty"}, [
-          h("h2", null, "No articles found"), h("p", null, tips)]));
-        return;
-      }
-      var page = data.query ? data.query.page : 1;
-      var perPage = data.query ? data.query.per_page : 10;
-      var collapsed = !data.query || data.query.collapse !== false;
-      var ol = h("ol", {class: "hits", start: (page - 1) * perPage + 1});
-      data.hits.forEach(function (hit) {
-        var link = articleLink(hit.url, q);
-        var title = hit.title_html
-          ? marked("a", {href: link}, hit.title_html) : h("a", {href: link}, "(untitled)");
-        var li = h("li", {class: "hit"}, [h("h2", {class: "hit-title"}, title),
-                                          metaLine(hit, true)]);
-        (hit.snippets || []).forEach(function (s) {
-          li.appendChild(marked("p", {class: "snippet"}, s));
-        });
-        if (collapsed && hit.story && hit.story.size > 1) {
-          var more = hit.story.size - 1;
-          li.appendChild(h("p", {class: "story"}, h("a", {href: link + "#related"},
-            more + " more " + plural(more, "version", "versions") + " of this story")));
-        }
-        ol.appendChild(li);
-      });
-      el.results.replaceChildren(ol);
-    }
-
-    function renderPages(state, total, page, perPage) {
-      var last = Math.min(Math.ceil(total / perPage), Math.floor(MAX_RESULT_WINDOW / perPage));
-      el.pages.replaceChildren();
-      el.pages.hidden = last <= 1;
-      if (last <= 1) return;
-      var numbers = [1, last];
-      for (var n = Math.max(1, page - 2); n <= Math.min(last, page + 2); n++) numbers.push(n);
-      numbers = numbers.filter(function (v, i) { return numbers.indexOf(v) === i; })
-        .sort(function (a, b) { return a - b; });
-      var ul = h("ul");
-      function pageLink(n, label, extra) {
-        return h("a", Object.assign({href: pageUrl(withChanges(state, {page: n})),
-                                     "data-page": n}, extra || {}), label);
-      }
-      if (page > 1) ul.appendChild(h("li", null, pageLink(page - 1, "‹ Previous",
-                                                          {class: "prev", rel: "prev"})));
-      var previous = 0;
-      numbers.forEach(function (n) {
-        if (n - previous > 1) ul.appendChild(h("li", {class: "gap", "aria-hidden": "true"}, "…"));
-        ul.appendChild(h("li", null, pageLink(n, String(n), {
-          "aria-label": "Page " + n, "aria-current": n === page ? "page" : null})));
-        previous = n;
-      });
-      if (page < last) ul.appendChild(h("li", null, pageLink(page + 1, "Next ›",
-                                                            {class: "next", rel: "next"})));
-      el.pages.appendChild(ul);
-    }
-
-    function bucketLabel(b, interval) {
-      var p = b.from.split("-");
-      if (interval === "year") return p[0];
-      if (interval === "month") return MONTHS[parseInt(p[1], 10) - 1] + " " + p[0];
-      if (interval === "week") return "Week of " + b.from;
-      return b.from;
-    }
-
-    function axisLabel(b, interval) {
-      if (interval === "year" || interval === "month") return bucketLabel(b, interval);
-      return fmtDate(b.from);
-    }
-
-    function renderHistogram(state, dateFacet) {
-      el.histogram.replaceChildren();
-      var buckets = dateFacet && dateFacet.buckets ? dateFacet.buckets : [];
-      if (!buckets.length) return;
-      var interval = dateFacet.interval || "day";
-      var peak = 1;
-      buckets.forEach(function (b) { if (b.count > peak) peak = b.count; });
-      var bars = h("div", {class: "bars", role: "group",
-                           "aria-label": "Articles per " + interval + "; choose a bar to show " +
-                                         "only that " + interval});
-      buckets.forEach(function (b) {
-        var level = b.count ? Math.max(1, Math.round(LEVELS * b.count / peak)) : 0;
-        var label = bucketLabel(b, interval);
-        // Choosing the bar that is the whole date filter again clears the filter.
-        var chosen = state.from === b.from && state.to === b.to;
-        var text = label + ": " + fmtNumber(b.count) + plural(b.count, " article", " articles") +
-                   (chosen ? " (selected; choose again to clear)" : "");
-        var fill = h("span", {class: "fill h" + level});
-        if (b.count) {
-          bars.appendChild(h("a", {
-            class: "bar" + (b.selected ? " selected" : ""), title: text, "aria-label": text,
-            href: pageUrl(withChanges(state, chosen ? {from: "", to: ""}
-                                                    : {from: b.from, to: b.to})),
-            "data-from": b.from, "data-to": b.to}, fill));
-        } else {
-          bars.appendChild(h("span", {class: "bar empty-bar", title: text}, fill));
-        }
-      });
-      var axis = h("div", {class: "axis", "aria-hidden": "true"},
-                   [h("span", null, axisLabel(buckets[0], interval)),
-                    buckets.length > 1 ? h("span", null,
-                                           axisLabel(buckets[buckets.length - 1], interval))
-                                       : null]);
-      el.histogram.replaceChildren(bars, axis);
-    }
-
-    function renderFacets(state, facets) {
-      var groups = [];
-      FACETS.forEach(function (name) {
-        var values = facets[name] || [];
-        if (!values.length) return;
-        var ul = h("ul", null, values.map(function (v) {
-          return h("li", null, h("label", null, [
-            h("input", {type: "checkbox", name: name, value: v.value, form: "search-form",
-                        checked: v.selected}),
-            " ", h("span", {class: "value"}, v.value), " ",
-            h("span", {class: "n"}, fmtNumber(v.count))]));
-        }));
-        groups.push(h("fieldset", {class: "facet", "data-facet": name}, [
-          h("legend", null, h("h3", null, FACET_LABELS[name])), ul]));
-      });
-      el.facets.replaceChildren();
-      append(el.facets, groups);
-    }
-
-    function showError(detail, state, unreachable) {
+    function showProblem(message) {
       el.results.removeAttribute("aria-busy");
-      el.summary.replaceChildren();
-      renderChips(state);
-      el.dym.replaceChildren();
-      el.dym.hidden = true;
-      el.results.replaceChildren();
-      el.pages.replaceChildren();
-      el.pages.hidden = true;
-      el.histogram.replaceChildren();
-      el.facets.replaceChildren();
-      var msg = unreachable
-        ? h("p", {class: "message error"}, [h("strong", null, "Can’t reach the search service."),
-                                            " Check your connection and try again. "])
-        : h("p", {class: "message error"}, [h("strong", null, "Can’t search:"), " ", detail]);
-      if (unreachable) {
-        var retry = h("button", {type: "button", class: "retry"}, "Try again");
-        retry.addEventListener("click", function () { load(current, {}); });
-        msg.appendChild(retry);
-      }
-      el.message.replaceChildren(msg);
+      ["summary", "results", "histogram", "facets"].forEach(function (id) {
+        var node = document.getElementById(id);
+        if (node) node.replaceChildren();
+      });
+      ["dym", "pages", "histogram-zoom", "interpreted", "timeline", "tools", "terms"]
+        .forEach(function (id) {
+          var node = document.getElementById(id);
+          if (node) { node.replaceChildren(); node.hidden = true; }
+        });
+      terms.src = null;
+      el.message.replaceChildren(message);
     }
 
     // -- interactions -----------------------------------------------------------------------
@@ -671,7 +499,8 @@
       if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey ||
           e.altKey) return;
       var a = e.target.closest ? e.target.closest("a[href]") : null;
-      if (!a || a.target || (a.getAttribute("href") || "").charAt(0) === "#") return;
+      if (!a || a.target || a.hasAttribute("download") ||
+          (a.getAttribute("href") || "").charAt(0) === "#") return;
       var url = new URL(a.href, location.href);
       if (url.origin !== location.origin || url.pathname !== "/") return;
       e.preventDefault();
@@ -696,6 +525,31 @@
       go(withChanges(current, {filters: toggled(current.filters, cb.name, cb.value)}), "push");
     });
 
+    if (el.options) {
+      el.options.addEventListener("change", function (e) {
+        var select = e.target;
+        var name = select && select.getAttribute("data-option");
+        if (!name) return;
+        flushTyping();
+        var change = name === "per_page" ? {per_page: select.value}
+                                         : {extra: withOption(current.extra, name, select.value)};
+        go(withChanges(current, change), "push");
+      });
+    }
+
+    if (el.timeline) {
+      el.timeline.addEventListener("submit", function (e) {
+        var compare = e.target.querySelector ? e.target.querySelector("#compare-q") : null;
+        if (!compare) return;
+        e.preventDefault();
+        var value = compare.value.trim();
+        if (!value) return;
+        flushTyping();
+        go(withChanges(current, {view: "timeline", compare: current.compare.concat([value])}),
+           "push");
+      });
+    }
+
     function dateChanged() {
       clearTimeout(dateTimer);
       dateTimer = setTimeout(function () {
@@ -718,6 +572,8 @@
       syncControls(current);
       load(current, {});
     });
+
+    scheduleTerms();
   }
 
   // -- the article page -----------------------------------------------------------------------
