@@ -351,7 +351,9 @@ def _inject_vocabulary(monkeypatch, error: int) -> None:
     def fail(*args, **kwargs):
         raise OSError(error, os.strerror(error))
 
+    # A full build writes the vocabulary whole, an update its delta: both go through these.
     monkeypatch.setattr(searchsvc.engines.whoosh.engine.WhooshWriter, "set_vocabulary", fail)
+    monkeypatch.setattr(searchsvc.engines.whoosh.engine.WhooshWriter, "change_vocabulary", fail)
 
 
 def _inject_rename(monkeypatch, error: int) -> None:

@@ -180,8 +180,9 @@ def test_a_node_killed_mid_load_fails_no_search_and_loses_no_accepted_article(tm
     local_cluster_or_skip()
     source, index = tmp_path / "src", tmp_path / "index"
     write_corpus(source / "base.jsonl", 0, ARTICLES, seed=7)
-    env = clean_env(**engine_env("opensearch", index), SEARCHSVC_OPENSEARCH_SHARDS="2",
-                    SEARCHSVC_OPENSEARCH_REPLICAS="1", SEARCHSVC_ADMIN_TOKEN=TOKEN)
+    # Two shards with a replica each: any one node can go and every shard still has a copy.
+    env = clean_env(**{**engine_env("opensearch", index), "SEARCHSVC_OPENSEARCH_SHARDS": "2",
+                       "SEARCHSVC_OPENSEARCH_REPLICAS": "1", "SEARCHSVC_ADMIN_TOKEN": TOKEN})
     server = Server(tmp_path, index, source, 2, env)
     killed_at = None
     try:

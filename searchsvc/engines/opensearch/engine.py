@@ -501,12 +501,18 @@ class OpenSearchWriter:
                 progress: Callable[[str, int, int], None] | None = None,
                 ready: Callable[[Collector], None] | None = None,
                 total: int | None = None) -> Collector:
-        for n, item in enumerate(work, start=1):
+        articles = total if total is not None else len(work)
+        written = shown = 0  # articles, not work items: a JSONL item holds many
+        for item in work:
             for got in prepare(item):
                 if not isinstance(got, IndexedArticle):
                     collector.problem(got)
                     continue
                 collector.add(got)
+                written += 1
+                if progress and written - shown >= 200:
+                    shown = written
+                    progress("index", min(written, articles), articles)
                 doc = mapping.document(got)
                 if self.spool is not None:
                     self.spool.write(json.dumps(doc, ensure_ascii=False).encode("utf-8") + b"\n")
@@ -514,8 +520,6 @@ class OpenSearchWriter:
                 else:
                     self.pending.append({"_op_type": "index", "_index": self.index,
                                          "_id": got.id, "_source": doc})
-            if progress and n % 200 == 0:
-                progress("index", n, len(work))
         if ready:
             ready(collector)
         return collector
