@@ -314,7 +314,8 @@ def diff(manifest: dict, sources: Sequence[Path], max_bytes: int,
         if isinstance(found, str):  # a file the caller did not change
             order.append(found)
             changes.carried[found] = old_files[found]
-            changes.problems.extend(_still_skipped(found, old_files[found]))
+            if "skipped" in old_files[found]:
+                changes.problems.extend(_still_skipped(found, old_files[found]))
             continue
         if isinstance(found, Problem):
             changes.problems.append(found)
@@ -325,7 +326,8 @@ def diff(manifest: dict, sources: Sequence[Path], max_bytes: int,
             # Its manifest entry goes into the new manifest as it is.
             changes.carried[found.key] = old
             walked[found.key] = found
-            changes.problems.extend(_still_skipped(found.key, old))
+            if "skipped" in old:
+                changes.problems.extend(_still_skipped(found.key, old))
             continue
         changes.files[found.key] = found
         articles = []
@@ -354,7 +356,9 @@ def diff(manifest: dict, sources: Sequence[Path], max_bytes: int,
     for key in [*changes.files, *gone]:
         touched.update(old_ids(key))
         touched.update(changes.file_ids.get(key, {}))
-    if len(touched) * (len(old_files) + len(order)) > FULL_DIFF_AT:
+    if not touched:  # nothing read differs: no id to look up
+        old_winner, new_winner = {}, {}
+    elif len(touched) * (len(old_files) + len(order)) > FULL_DIFF_AT:
         old_winner = _winners(list(old_files), old_ids)
         new_winner = _winners(order, new_ids)
     else:
