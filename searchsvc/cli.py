@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 import html
 import json
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -244,12 +246,24 @@ def index(sources: tuple[str, ...], index: str, update: bool, strict: bool, allo
     if not watch or code not in (0,):
         sys.exit(code)
     click.echo(f"watching for changes every {watch_seconds:g} s (Ctrl-C to stop)", err=True)
+    # Ctrl-C (or SIGTERM) stops the watch once the update under way has published: an
+    # interrupt raised inside it could land in library code that swallows it, and the watch
+    # would go on. A second Ctrl-C interrupts at once.
+    stop = threading.Event()
+
+    def stopping(signum: int, _frame: object) -> None:
+        stop.set()
+        signal.signal(signum, signal.SIG_DFL if signum == signal.SIGTERM
+                      else signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, stopping)
+    signal.signal(signal.SIGTERM, stopping)
     try:
-        while True:
-            time.sleep(max(watch_seconds, 0.1))
+        while not stop.wait(max(watch_seconds, 0.1)):
             run_build(settings, srcs, True, strict, allow_shrink, changed_only=True)
     except KeyboardInterrupt:
-        sys.exit(0)
+        pass
+    sys.exit(0)
 
 
 @main.command()
