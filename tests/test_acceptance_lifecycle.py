@@ -327,6 +327,38 @@ def test_a_build_record_says_running_while_its_process_runs_and_failed_when_it_d
             proc.wait(timeout=10)
 
 
+def test_a_second_reindex_while_the_first_is_starting_is_409_not_a_build_that_fails(
+        ingesting, monkeypatch):
+    """The first build's process may not hold the build lock yet when a second POST comes:
+    its record says it runs, so the second is refused (409), rather than accepted and then
+    failing on the lock, or winning it and leaving the first one failed."""
+    client, _index, _ = ingesting
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def a_build_still_starting(args, **kwargs):
+        proc = real_popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, start_new_session=True)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(searchsvc.web.api.subprocess, "Popen", a_build_still_starting)
+    try:
+        first = client.post("/api/reindex", headers=AUTH)
+        assert first.status_code == 202, first.get_data(as_text=True)
+        second = client.post("/api/reindex", headers=AUTH)
+        assert second.status_code == 409, second.get_data(as_text=True)
+        assert second.get_json()["code"] == "build_in_progress"
+        assert first.get_json()["build"] in second.get_json()["detail"]
+        assert len(started) == 1
+    finally:
+        for proc in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
 # -- searchsvc stats shows the last build ----------------------------------------------------------
 
 

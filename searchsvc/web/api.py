@@ -154,6 +154,12 @@ def reindex():
             pass
     except LockedError as exc:
         raise BuildInProgress(exc.detail) from None
+    # A build this service started a moment ago may not hold the lock yet (its process is
+    # still starting): its record says so, and a second one would only fail on the lock.
+    pending = records.last(index_dir)
+    if pending is not None and pending.get("state") == "running" and pending.get("mode") == "full":
+        raise BuildInProgress(f"build {pending['id']} is running; follow it at "
+                              f"/api/builds/{pending['id']}")
     sources = ingested.with_ingest_dir(_sources(), _ingest_dir())
     build_id = records.new_id()
     # A separate process: the build uses both cores without competing with this worker's GIL,
