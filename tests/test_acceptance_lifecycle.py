@@ -292,14 +292,14 @@ def test_ingests_while_a_full_build_runs_are_all_in_the_generation_it_publishes(
 # -- GET /api/builds/<id>: running, then failed ----------------------------------------------------
 
 
-def test_a_build_record_says_running_while_its_process_runs_and_failed_when_it_dies(
-        ingesting, monkeypatch):
-    client, index, _ = ingesting
+@pytest.fixture
+def hanging_builds(monkeypatch):
+    """``POST /api/reindex`` starts, instead of a build, a process that stands for a long one
+    (alive until killed); the list of those started, all killed when the test ends."""
     started: list[subprocess.Popen] = []
     real_popen = subprocess.Popen
 
     def a_build_that_hangs(args, **kwargs):
-        # The reindex's build process, standing in for a long build: alive until killed.
         proc = real_popen([sys.executable, "-c", "import time; time.sleep(60)"],
                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, start_new_session=True)
@@ -307,56 +307,44 @@ def test_a_build_record_says_running_while_its_process_runs_and_failed_when_it_d
         return proc
 
     monkeypatch.setattr(searchsvc.web.api.subprocess, "Popen", a_build_that_hangs)
-    try:
-        response = client.post("/api/reindex", headers=AUTH)
-        assert response.status_code == 202, response.get_data(as_text=True)
-        location = response.headers["Location"]
-        running = client.get(location).get_json()
-        assert running["state"] == "running" and running["finished"] is None
-        assert client.get("/api/builds/last").get_json()["id"] == response.get_json()["build"]
-        os.killpg(started[0].pid, signal.SIGKILL)
-        assert wait_until(lambda: client.get(location).get_json()["state"] != "running", 15)
-        failed = client.get(location).get_json()
-        assert failed["state"] == "failed" and failed["finished"]
-        assert "killed" in failed["error"] or "exited" in failed["error"], failed["error"]
-        assert client.get("/api/health").get_json()["documents"] == 30  # nothing changed
-    finally:
-        for proc in started:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+    yield started
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def test_a_build_record_says_running_while_its_process_runs_and_failed_when_it_dies(
+        ingesting, hanging_builds):
+    client, index, _ = ingesting
+    started = hanging_builds
+    response = client.post("/api/reindex", headers=AUTH)
+    assert response.status_code == 202, response.get_data(as_text=True)
+    location = response.headers["Location"]
+    running = client.get(location).get_json()
+    assert running["state"] == "running" and running["finished"] is None
+    assert client.get("/api/builds/last").get_json()["id"] == response.get_json()["build"]
+    os.killpg(started[0].pid, signal.SIGKILL)
+    assert wait_until(lambda: client.get(location).get_json()["state"] != "running", 15)
+    failed = client.get(location).get_json()
+    assert failed["state"] == "failed" and failed["finished"]
+    assert "killed" in failed["error"] or "exited" in failed["error"], failed["error"]
+    assert client.get("/api/health").get_json()["documents"] == 30  # nothing changed
 
 
 def test_a_second_reindex_while_the_first_is_starting_is_409_not_a_build_that_fails(
-        ingesting, monkeypatch):
+        ingesting, hanging_builds):
     """The first build's process may not hold the build lock yet when a second POST comes:
     its record says it runs, so the second is refused (409), rather than accepted and then
     failing on the lock, or winning it and leaving the first one failed."""
     client, _index, _ = ingesting
-    started: list[subprocess.Popen] = []
-    real_popen = subprocess.Popen
-
-    def a_build_still_starting(args, **kwargs):
-        proc = real_popen([sys.executable, "-c", "import time; time.sleep(60)"],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, start_new_session=True)
-        started.append(proc)
-        return proc
-
-    monkeypatch.setattr(searchsvc.web.api.subprocess, "Popen", a_build_still_starting)
-    try:
-        first = client.post("/api/reindex", headers=AUTH)
-        assert first.status_code == 202, first.get_data(as_text=True)
-        second = client.post("/api/reindex", headers=AUTH)
-        assert second.status_code == 409, second.get_data(as_text=True)
-        assert second.get_json()["code"] == "build_in_progress"
-        assert first.get_json()["build"] in second.get_json()["detail"]
-        assert len(started) == 1
-    finally:
-        for proc in started:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+    first = client.post("/api/reindex", headers=AUTH)
+    assert first.status_code == 202, first.get_data(as_text=True)
+    second = client.post("/api/reindex", headers=AUTH)
+    assert second.status_code == 409, second.get_data(as_text=True)
+    assert second.get_json()["code"] == "build_in_progress"
+    assert first.get_json()["build"] in second.get_json()["detail"]
+    assert len(hanging_builds) == 1
 
 
 # -- searchsvc stats shows the last build ----------------------------------------------------------
