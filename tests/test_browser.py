@@ -32,7 +32,9 @@ from support.browser import (
     SCREENSHOTS,
     TIMEOUT_MS,
     Watch,
+    desktop_context,
     launch,
+    watched_page,
 )
 from support.index import build_sources
 from support.paths import SEEDS
@@ -188,8 +190,6 @@ def browser():
     yield from launch()
 
 
-
-
 def new_page(browser, server: Server, viewport=DESKTOP, javascript: bool = True):
     context = browser.new_context(base_url=server.base, viewport=viewport,
                                   java_script_enabled=javascript, service_workers="block")
@@ -201,25 +201,12 @@ def new_page(browser, server: Server, viewport=DESKTOP, javascript: bool = True)
 @pytest.fixture(scope="module")
 def desktop(browser, server):
     """One desktop context for the JavaScript tests (each test gets its own tab)."""
-    context = browser.new_context(base_url=server.base, viewport=DESKTOP,
-                                  service_workers="block")
-    yield context
-    context.close()
+    yield from desktop_context(browser, server.base)
 
 
 @pytest.fixture
 def page(desktop):
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    pg = desktop.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    pg.watch = Watch(pg)
-    yield pg
-    try:
-        pg.watch.check()
-    finally:
-        pg.close()
+    yield from watched_page(desktop)
 
 
 # -- helpers ------------------------------------------------------------------------------------

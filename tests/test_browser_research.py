@@ -38,7 +38,9 @@ from support.browser import (
     SCREENSHOTS,
     TIMEOUT_MS,
     Watch,
+    desktop_context,
     launch,
+    watched_page,
 )
 from support.cli import clean_env
 from support.index import build_sources
@@ -209,29 +211,14 @@ def browser():
     yield from launch()
 
 
-
-
 @pytest.fixture(scope="module")
 def desktop(browser, server):
-    context = browser.new_context(base_url=server.base, viewport=DESKTOP,
-                                  service_workers="block", accept_downloads=True)
-    yield context
-    context.close()
+    yield from desktop_context(browser, server.base, accept_downloads=True)
 
 
 @pytest.fixture
 def page(desktop):
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    pg = desktop.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    pg.watch = Watch(pg)
-    yield pg
-    try:
-        pg.watch.check()
-    finally:
-        pg.close()
+    yield from watched_page(desktop)
 
 
 def shot(page, name: str, full_page: bool = True) -> None:

@@ -71,3 +71,29 @@ class Watch:
         assert self.dialogs == [], f"dialogs opened: {self.dialogs}"
         assert self.errors == [], f"script errors: {self.errors}"
         assert self.csp == [], f"CSP violations: {self.csp}"
+
+
+def desktop_context(browser, base: str, **options) -> Iterator:
+    """A desktop browser context on the server at ``base`` for a module's JavaScript tests
+    (the body of its ``desktop`` fixture; each test opens its own tab with
+    :func:`watched_page`)."""
+    context = browser.new_context(base_url=base, viewport=DESKTOP, service_workers="block",
+                                  **options)
+    yield context
+    context.close()
+
+
+def watched_page(context) -> Iterator:
+    """A new tab whose :class:`Watch` is checked when the test is done (the body of a
+    module's ``page`` fixture)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.watch = Watch(page)
+    yield page
+    try:
+        page.watch.check()
+    finally:
+        page.close()
