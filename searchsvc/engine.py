@@ -32,6 +32,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from searchsvc.errors import BuildError, UsageError
+
 TEXT_FIELDS = ("title", "body")
 FACETS = ("topics", "places", "people", "orgs", "source")
 # One ranking for every engine (bench/RANKING.md measured and defends each value): a clause on
@@ -430,6 +432,34 @@ class GenerationInfo:
     skipped: int
     mode: str
     current: bool = False
+
+    @classmethod
+    def from_record(cls, generation: str, record: Mapping, current: bool) -> GenerationInfo:
+        """The listing of a generation from the record its build wrote (``build.json``)."""
+        summary = record.get("summary") or {}
+        return cls(id=generation, built_at=record.get("built_at"),
+                   documents=int(record.get("documents", 0)),
+                   sources=list(record.get("sources", [])),
+                   skipped=int(summary.get("skipped", record.get("skipped", 0))),
+                   mode=str(record.get("mode", "full")), current=current)
+
+
+def rollback_target(kept: Sequence[GenerationInfo], generation: str | None,
+                    where: str) -> GenerationInfo:
+    """The generation a rollback makes current: the one named, or else the newest one older
+    than the current one (generation ids sort by age). ``where`` names the index in the
+    message for a generation that is not kept."""
+    if generation is not None:
+        named = next((g for g in kept if g.id == generation), None)
+        if named is None:
+            raise UsageError(f"no generation {generation!r} {where}; see "
+                             "`searchsvc generations`")
+        return named
+    current = next((g for g in kept if g.current), None)
+    older = [g for g in kept if current is None or g.id < current.id]
+    if not older:
+        raise BuildError("there is no earlier generation to roll back to")
+    return older[-1]
 
 
 class Engine(Protocol):

@@ -44,6 +44,7 @@ from searchsvc.engine import (
     StoryInfo,
     Value,
     Wildcard,
+    rollback_target,
 )
 from searchsvc.engines.opensearch import mapping, translate
 from searchsvc.errors import (
@@ -747,28 +748,11 @@ class OpenSearchEngine:
         out = []
         for index in self._indices():
             record = (self.meta.head(index) or {}).get("record", {})
-            out.append(GenerationInfo(
-                id=index, built_at=record.get("built_at"),
-                documents=int(record.get("documents", 0)),
-                sources=list(record.get("sources", [])),
-                skipped=int((record.get("summary") or {}).get("skipped", 0)),
-                mode=str(record.get("mode", "full")), current=index == current))
+            out.append(GenerationInfo.from_record(index, record, index == current))
         return out
 
     def rollback(self, generation: str | None = None) -> GenerationInfo:
-        kept = self.generations()
-        current = next((g for g in kept if g.current), None)
-        if generation is None:
-            older = [g for g in kept if current is None or g.id < current.id]
-            if not older:
-                raise BuildError("there is no earlier generation to roll back to")
-            target = older[-1]
-        else:
-            named = next((g for g in kept if g.id == generation), None)
-            if named is None:
-                raise UsageError(f"no generation {generation!r} for {self.alias!r}; see "
-                                 "`searchsvc generations`")
-            target = named
+        target = rollback_target(self.generations(), generation, f"for {self.alias!r}")
         self._point_alias(target.id)
         self._forget()
         target.current = True

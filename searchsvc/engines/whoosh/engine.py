@@ -46,6 +46,7 @@ from searchsvc.engine import (
     SnapshotInfo,
     StoredArticle,
     StoryInfo,
+    rollback_target,
 )
 from searchsvc.engines.whoosh import generations as gens
 from searchsvc.engines.whoosh.columns import Columns, read_segment, segment_data
@@ -60,7 +61,7 @@ from searchsvc.engines.whoosh.segments import (
     FastSegmentWriter,
     story_arrays,
 )
-from searchsvc.errors import BuildError, IndexUnavailable, UsageError, describe_os_error
+from searchsvc.errors import BuildError, IndexUnavailable, describe_os_error
 from searchsvc.vocabulary import MIN_PHRASE_COUNT, MemoryVocabulary, add_counts, split_phrases
 
 VOCABULARY = "vocabulary.json"
@@ -1007,28 +1008,11 @@ class WhooshEngine:
         out = []
         for path in gens.generations(self.index_dir):
             record = gens.read_record(path)
-            out.append(GenerationInfo(
-                id=path.name, built_at=record.get("built_at"),
-                documents=int(record.get("documents", 0)),
-                sources=list(record.get("sources", [])),
-                skipped=int(record.get("summary", {}).get("skipped", record.get("skipped", 0))),
-                mode=str(record.get("mode", "full")), current=path.name == current))
+            out.append(GenerationInfo.from_record(path.name, record, path.name == current))
         return out
 
     def rollback(self, generation: str | None = None) -> GenerationInfo:
-        kept = self.generations()
-        current = next((g for g in kept if g.current), None)
-        if generation is None:
-            older = [g for g in kept if current is None or g.id < current.id]
-            if not older:
-                raise BuildError("there is no earlier generation to roll back to")
-            target = older[-1]
-        else:
-            named = next((g for g in kept if g.id == generation), None)
-            if named is None:
-                raise UsageError(f"no generation {generation!r} in {self.index_dir}; "
-                                 "see `searchsvc generations`")
-            target = named
+        target = rollback_target(self.generations(), generation, f"in {self.index_dir}")
         gens.swap(self.index_dir, self.index_dir / target.id)
         target.current = True
         return target
