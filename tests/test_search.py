@@ -533,6 +533,22 @@ def test_facet_filter_with_unknown_value_matches_nothing(news):
     assert found(news, topics="no-such-topic") == set()
 
 
+def test_an_article_listing_a_value_twice_is_found_once_by_its_filter(corpus):
+    view = corpus([
+        {"id": "twice", "date": "2020-01-02", "body": "grain report",
+         "places": ["usa", "canada", "usa"], "topics": ["grain", "grain"]},
+        {"id": "once", "date": "2020-01-01", "body": "grain report", "places": ["usa"],
+         "topics": ["grain"]},
+        {"id": "other", "date": "2020-01-03", "body": "grain report", "places": ["uk"]},
+    ])
+    for _ in range(2):  # the second request uses the value index the first one built
+        result = run(view, places="usa", sort="newest")
+        assert ids(result) == ["twice", "once"] and result.total == 2
+        assert facet(result, "places")["usa"] == (2, True)
+    assert found(view, places=["usa", "canada"], topics="grain") == {"twice", "once"}
+    assert found(view, places="uk") == {"other"}
+
+
 def test_facet_counts_without_filters_count_the_matches(news):
     result = run(news, q="oil")
     assert facet(result, "topics") == {"crude": (2, False), "grain": (1, False),

@@ -138,16 +138,25 @@ class FacetColumn:
         if vid is None:
             return np.zeros(0, np.int64)
         docs, off = self._value_index()
-        return np.unique(docs[off[vid]: off[vid + 1]])
+        return docs[off[vid]: off[vid + 1]]  # a view: a filter on "usa" copies nothing
 
     def _value_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every value's documents, ascending and each once, built on the first filter. The
+        stable sort by value keeps each value's documents in document order, so a document
+        listing a value twice is a neighbour of itself and is dropped here, once, rather
+        than by a ``unique`` over half the archive on every request."""
         if self._by_value is None:
             order = np.argsort(self.entry_val, kind="stable")
             entry_doc = np.repeat(np.arange(len(self.doc_off) - 1, dtype=np.int64),
-                                  np.diff(self.doc_off))
+                                  np.diff(self.doc_off))[order]
+            entry_val = self.entry_val[order]
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = (entry_doc[1:] != entry_doc[:-1]) | (entry_val[1:] != entry_val[:-1])
             off = np.zeros(len(self.values) + 1, dtype=np.int64)
-            np.cumsum(np.bincount(self.entry_val, minlength=len(self.values)), out=off[1:])
-            self._by_value = (entry_doc[order], off)
+            np.cumsum(np.bincount(entry_val[first], minlength=len(self.values)), out=off[1:])
+            docs = entry_doc[first]
+            docs.flags.writeable = False  # handed out as views: no caller may change them
+            self._by_value = (docs, off)
         return self._by_value
 
     def counts_of(self, docs: np.ndarray, live: np.ndarray) -> np.ndarray:
