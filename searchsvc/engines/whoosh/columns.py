@@ -108,6 +108,33 @@ def read_segment(path: Path, stories_path: Path | None, n: int) -> SegmentData:
 GATHER_SHARE = 0.125
 
 
+class Selection:
+    """Sorted live documents some facets count (the matches, or the matches under every
+    filter but one facet's), with their mask and the live documents outside them, each
+    made once for all the facets that count the same documents."""
+
+    def __init__(self, docs: np.ndarray, live: np.ndarray) -> None:
+        self.docs = docs
+        self.live = live
+        self.n = len(live)
+        self._mask: np.ndarray | None = None
+        self._rest: np.ndarray | None = None
+
+    @property
+    def mask(self) -> np.ndarray:
+        if self._mask is None:
+            self._mask = np.zeros(self.n, bool)
+            self._mask[self.docs] = True
+        return self._mask
+
+    @property
+    def rest(self) -> np.ndarray:
+        """The live documents not selected, ascending."""
+        if self._rest is None:
+            self._rest = np.flatnonzero(self.live & ~self.mask)
+        return self._rest
+
+
 @dataclass
 class FacetColumn:
     """Multi-valued facet: every document's values, by document (CSR: ``doc_off[d]`` to
@@ -121,6 +148,7 @@ class FacetColumn:
     entry_val: np.ndarray
     _by_value: tuple[np.ndarray, np.ndarray] | None = None  # (docs by value, value offsets)
     _live: np.ndarray | None = None  # counts over every live document
+    _doc_lengths: np.ndarray | None = None
 
     def mask_for(self, selected: Iterable[str], n: int) -> np.ndarray:
         """Documents having any of ``selected`` (values are OR-ed within a facet)."""
@@ -159,20 +187,24 @@ class FacetColumn:
             self._by_value = (docs, off)
         return self._by_value
 
-    def counts_of(self, docs: np.ndarray, live: np.ndarray) -> np.ndarray:
-        """Documents per value among ``docs`` (sorted live documents). Few: their values are
-        gathered; nearly all: the live counts minus the rest's; otherwise one pass over every
+    def counts_of(self, selection: Selection) -> np.ndarray:
+        """Documents per value among the selected ones. Few: their values are gathered;
+        nearly all: the live counts minus the rest's; otherwise one pass over every
         entry."""
-        n = len(live)
-        if len(docs) <= GATHER_SHARE * n:
-            return self._gathered(docs)
-        mask = np.zeros(n, bool)
-        mask[docs] = True
-        rest = live & ~mask
-        if np.count_nonzero(rest) <= GATHER_SHARE * n:
-            return self._live_counts(live) - self._gathered(np.flatnonzero(rest))
-        return np.bincount(self.entry_val[np.repeat(mask, np.diff(self.doc_off))],
+        n = selection.n
+        if len(selection.docs) <= GATHER_SHARE * n:
+            return self._gathered(selection.docs)
+        if len(selection.rest) <= GATHER_SHARE * n:
+            return self._live_counts(selection.live) - self._gathered(selection.rest)
+        return np.bincount(self.entry_val[np.repeat(selection.mask, self.doc_lengths)],
                            minlength=len(self.values))
+
+    @property
+    def doc_lengths(self) -> np.ndarray:
+        """How many values each document has."""
+        if self._doc_lengths is None:
+            self._doc_lengths = np.diff(self.doc_off)
+        return self._doc_lengths
 
     def _gathered(self, docs: np.ndarray) -> np.ndarray:
         starts = self.doc_off[docs]
@@ -185,7 +217,7 @@ class FacetColumn:
 
     def _live_counts(self, live: np.ndarray) -> np.ndarray:
         if self._live is None:  # one snapshot's columns: ``live`` never changes
-            self._live = np.bincount(self.entry_val[np.repeat(live, np.diff(self.doc_off))],
+            self._live = np.bincount(self.entry_val[np.repeat(live, self.doc_lengths)],
                                      minlength=len(self.values))
         return self._live
 

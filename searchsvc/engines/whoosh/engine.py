@@ -49,7 +49,7 @@ from searchsvc.engine import (
     rollback_target,
 )
 from searchsvc.engines.whoosh import generations as gens
-from searchsvc.engines.whoosh.columns import Columns, read_segment, segment_data
+from searchsvc.engines.whoosh.columns import Columns, Selection, read_segment, segment_data
 from searchsvc.engines.whoosh.evaluate import Evaluator
 from searchsvc.engines.whoosh.hits import Hits, all_of, sparse
 from searchsvc.engines.whoosh.packs import write_pack
@@ -186,15 +186,18 @@ class WhooshSnapshot:
                 id=cols.id_of(d), score=round(float(scores[i]), 4) if ranked else None,
                 article=art, story=self._story(d, docs, request.story_others)))
         facets = {}
+        matches = Selection(docs, cols.live)
         for f in request.facets:
             column = cols.facets[f.name]
-            counted, _ = _narrowed(found, filters, f.name, self.n)
-            facets[f.name] = column.top(column.counts_of(counted, cols.live), f.size,
-                                        f.selected)
+            # Without a filter of its own a facet counts the matches themselves.
+            counted = Selection(_narrowed(found, filters, f.name, self.n)[0], cols.live) \
+                if f.name in filters else matches
+            facets[f.name] = column.top(column.counts_of(counted), f.size, f.selected)
         days = DayCounts()
         if request.days:
-            counted, _ = _narrowed(found, filters, "date", self.n)
-            days = DayCounts(*cols.day_counts_of(counted))
+            dated = _narrowed(found, filters, "date", self.n)[0] if "date" in filters \
+                else docs
+            days = DayCounts(*cols.day_counts_of(dated))
         return EngineResult(total=total, total_stories=stories, hits=hits, facets=facets,
                             days=days)
 
