@@ -168,3 +168,31 @@ def test_two_indexes_whose_segments_have_the_same_name_are_each_read(tmp_path):
     two = build_index(tmp_path / "two", [{"id": "b1", "body": "three"}])
     with open_snapshot(two) as snapshot:
         assert doc_ids(snapshot) == {"b1"}
+
+
+def test_a_searcher_holds_at_most_its_cache_budget_of_postings_and_answers_alike(tmp_path,
+                                                                                monkeypatch):
+    """A worker at a million articles grew past 2 GB holding a few thousand decoded posting
+    lists: the cache is bounded in bytes, and what it evicts is read again, the same."""
+    from searchsvc.core.params import parse_search_args
+    from searchsvc.core.search import search
+    from searchsvc.engines.whoosh import postings
+
+    index = tmp_path / "index"
+    build_sources(index, [_source(tmp_path)])
+    queries = ["shares", "rose again", '"shares rose"', "city*", "citty~", "maker3 rose",
+               "share fall", "again"]
+
+    def answers(snapshot) -> list:
+        return [(r.total, [h.id for h in r.hits])
+                for q in queries * 2
+                for r in [search(snapshot, parse_search_args({"q": q, "per_page": "50"}))]]
+
+    with open_snapshot(index) as snapshot:
+        expected = answers(snapshot)
+    monkeypatch.setattr(postings, "CACHE_BYTES", 16 * 1024)
+    with open_snapshot(index) as snapshot:
+        assert answers(snapshot) == expected
+        held = snapshot.postings._cached_bytes
+        assert 0 < held <= 16 * 1024
+        assert held == sum(size for _, size in snapshot.postings._cache.values())

@@ -5,7 +5,9 @@ term frequencies and positions as arrays, read by slicing the segment's postings
 into memory once per process and shared by every generation that has the segment (segments
 never change). Other fields (keywords, ids, dates) are read from Whoosh's W3 blocks, taking
 each block's arrays whole. Results are cached per opened generation (an as-you-type search
-asks for the same terms again at every keystroke).
+asks for the same terms again at every keystroke), up to :data:`CACHE_BYTES` of arrays: at a
+million articles one common word's postings with positions are tens of MB, and a cache of a
+few thousand of them made a worker grow past 2 GB.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from searchsvc.engines.whoosh.codec import TEXT_FIELDS, read_record
 from searchsvc.engines.whoosh.packs import Lexicon
 
 CACHE_ENTRIES = 4096
+CACHE_BYTES = 192 * 1024 * 1024  # per opened generation (one per worker)
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32))
 _MAPS: dict[tuple[int, int], mmap.mmap] = {}
 _MAPS_LOCK = threading.Lock()
@@ -93,6 +96,19 @@ class Positions:
         return (np.repeat(self.ids[sel], counts) << 32) | self.pos[take].astype(np.int64)
 
 
+def _nbytes(value) -> int:
+    """What a cached value holds in arrays (a term list: about a word's size per term)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, tuple):
+        return sum(_nbytes(v) for v in value)
+    if isinstance(value, Positions):
+        return value.ids.nbytes + value.tfs.nbytes + value.pos.nbytes + value.starts.nbytes
+    if isinstance(value, TermList):
+        return 64 * len(value)
+    return 64
+
+
 class Postings:
     def __init__(self, reader, lexicons: Sequence[dict[str, Lexicon] | None] = ()):
         self.reader = reader
@@ -103,16 +119,29 @@ class Postings:
         self._maps = [_mapped(Path(segment._storage.folder)
                               / segment.segment().make_filename(".pst"))
                       for segment, _base in self.leaves]
-        self._cache: OrderedDict = OrderedDict()
+        self._cache: OrderedDict = OrderedDict()  # key → (value, bytes), least recent first
+        self._cached_bytes = 0
 
     def remember(self, key, value):
-        self._cache[key] = value
-        if len(self._cache) > CACHE_ENTRIES:
-            self._cache.popitem(last=False)
+        size = _nbytes(value)
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self._cached_bytes -= old[1]
+        if size > CACHE_BYTES // 4:
+            return value  # one huge list would evict everything else, for one request
+        self._cache[key] = (value, size)
+        self._cached_bytes += size
+        while self._cache and (len(self._cache) > CACHE_ENTRIES
+                               or self._cached_bytes > CACHE_BYTES):
+            self._cached_bytes -= self._cache.popitem(last=False)[1][1]
         return value
 
     def cached(self, key):
-        return self._cache.get(key)
+        found = self._cache.get(key)
+        if found is None:
+            return None
+        self._cache.move_to_end(key)
+        return found[0]
 
     def _records(self, fieldname: str, text: str):
         """(base, docs, tfs, pos) of the term's record in each segment that has it."""
@@ -127,7 +156,7 @@ class Postings:
     def get(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(docnums, term frequencies) of one term over every segment, docnums ascending."""
         key = (fieldname, text)
-        cached = self._cache.get(key)
+        cached = self.cached(key)
         if cached is not None:
             return cached
         if fieldname in TEXT_FIELDS:
@@ -166,7 +195,7 @@ class Postings:
     def positions(self, fieldname: str, text: str) -> Positions:
         """A text term's postings with positions, over every segment."""
         key = ("positions", fieldname, text)
-        cached = self._cache.get(key)
+        cached = self.cached(key)
         if cached is not None:
             return cached
         parts = list(self._records(fieldname, text))
@@ -198,7 +227,7 @@ class Postings:
                 out.append(packed[fieldname])
                 continue
             key = ("lexicon", fieldname, i)
-            cached = self._cache.get(key)
+            cached = self.cached(key)
             if cached is None:
                 cached = self.remember(key, TermList(sorted(
                     t.decode("utf-8") if isinstance(t, bytes) else t
