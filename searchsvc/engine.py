@@ -354,6 +354,12 @@ class Collector(Protocol):
 
     def merge(self, other: Collector) -> None: ...
 
+    def detach(self) -> Collector:
+        """What was gathered so far, to be merged elsewhere (before what is gathered later);
+        this collector starts again empty of it. A parallel writer's workers hand it to the
+        parent as they go, so that their memory stays within the build's budget."""
+        ...
+
 
 class Writer(Protocol):
     """Makes one new generation: a full build (from nothing) or an update of the current one.

@@ -149,10 +149,25 @@ class Gathered:
         if isinstance(problem, Problem):
             self.problems.append(problem)
 
+    def detach(self) -> Gathered:
+        """Everything gathered so far but the story spool (whose files this process is still
+        writing), handed over and forgotten here: a build's worker sends it to the parent at
+        every segment it flushes, so what it keeps does not grow with its share of the
+        archive."""
+        part = Gathered(stories=False)
+        part.words, part.phrases, part.problems = self.words, self.phrases, self.problems
+        part.files, part.documents = self.files, self.documents
+        self.words, self.phrases, self.problems = Counter(), Counter(), []
+        self.files, self.documents = defaultdict(dict), 0
+        return part
+
     def merge(self, other: Collector) -> None:
+        """Add what ``other`` gathered after what this one did."""
         assert isinstance(other, Gathered)
         if self.spool is not None and other.spool is not None:
             self.spool.merge(other.spool)
+        elif other.spool is not None:  # this is a detached part: the spool comes last
+            self.spool, other.spool = other.spool, None
         self.words.update(other.words)
         self.phrases.update(other.phrases)
         if len(self.phrases) > MAX_PHRASES:

@@ -800,17 +800,20 @@ class _Segments:
     memory reach the budget (Lucene's indexing buffer): a build's memory does not grow with
     the corpus."""
 
-    def __init__(self, ix, budget: int):
+    def __init__(self, ix, budget: int, flushed: Callable[[], None] | None = None):
         self.ix = ix
         self.budget = budget
         self.writer = FastSegmentWriter(ix)
         self.done: list = []
+        self.flushed = flushed
 
     def add(self, article: IndexedArticle) -> None:
         self.writer.add_article(article)
         if self.writer.held >= self.budget:
             self.done.append(self.writer._finalize_segment())
             self.writer = FastSegmentWriter(self.ix)
+            if self.flushed:
+                self.flushed()
             # A written segment's writer sits in reference cycles (Whoosh's writer objects
             # point at each other), and the build's workers run with the cyclic collector off:
             # without this every flushed buffer stayed in memory, and a worker grew with the
@@ -855,7 +858,10 @@ def _write_slice(gen_dir: str, start: int, step: int, counter, results, parent: 
     work, prepare, collector = _WORK
     try:
         ix = whoosh_index.open_dir(gen_dir)
-        sink = _Segments(ix, budget)
+        # What the collector holds goes to the parent at every flush: kept here, its millions
+        # of small objects outlived the postings freed around them, and the freed memory
+        # could not go back to the system (a worker grew with its share of the archive).
+        sink = _Segments(ix, budget, lambda: results.put(("part", start, collector.detach())))
         written = 0  # articles not yet counted: a JSONL work item holds many
         for item in work[start::step]:
             for got in prepare(item):
@@ -894,6 +900,7 @@ def _write_parallel(gen_dir: Path, work: Sequence[object], prepare, collector: C
     counter = ctx.Value("i", 0)
     results = ctx.Queue()
     _WORK = (work, prepare, collector)
+    parts: dict[int, Collector] = {}  # each worker's detached parts, merged in its order
     collected: dict[int, Collector] = {}
     finished: dict[int, list] = {}
     try:
@@ -913,7 +920,15 @@ def _write_parallel(gen_dir: Path, work: Sequence[object], prepare, collector: C
                 continue
             if status == "error":
                 raise BuildError(payload)
-            if status == "collected":
+            if status == "part":
+                if worker in parts:
+                    parts[worker].merge(payload)
+                else:
+                    parts[worker] = payload
+            elif status == "collected":
+                if worker in parts:
+                    parts[worker].merge(payload)
+                    payload = parts.pop(worker)
                 collected[worker] = payload
                 if len(collected) == procs:
                     # In worker order, so every build numbers and merges alike.
