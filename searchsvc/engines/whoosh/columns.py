@@ -148,7 +148,7 @@ class FacetColumn:
     entry_val: np.ndarray
     _by_value: tuple[np.ndarray, np.ndarray] | None = None  # (docs by value, value offsets)
     _live: np.ndarray | None = None  # counts over every live document
-    _doc_lengths: np.ndarray | None = None
+    _entry_doc: np.ndarray | None = None
 
     def mask_for(self, selected: Iterable[str], n: int) -> np.ndarray:
         """Documents having any of ``selected`` (values are OR-ed within a facet)."""
@@ -175,8 +175,7 @@ class FacetColumn:
         than by a ``unique`` over half the archive on every request."""
         if self._by_value is None:
             order = np.argsort(self.entry_val, kind="stable")
-            entry_doc = np.repeat(np.arange(len(self.doc_off) - 1, dtype=np.int64),
-                                  np.diff(self.doc_off))[order]
+            entry_doc = self.entry_doc[order].astype(np.int64)
             entry_val = self.entry_val[order]
             first = np.ones(len(order), dtype=bool)
             first[1:] = (entry_doc[1:] != entry_doc[:-1]) | (entry_val[1:] != entry_val[:-1])
@@ -196,15 +195,17 @@ class FacetColumn:
             return self._gathered(selection.docs)
         if len(selection.rest) <= GATHER_SHARE * n:
             return self._live_counts(selection.live) - self._gathered(selection.rest)
-        return np.bincount(self.entry_val[np.repeat(selection.mask, self.doc_lengths)],
+        return np.bincount(self.entry_val[selection.mask[self.entry_doc]],
                            minlength=len(self.values))
 
     @property
-    def doc_lengths(self) -> np.ndarray:
-        """How many values each document has."""
-        if self._doc_lengths is None:
-            self._doc_lengths = np.diff(self.doc_off)
-        return self._doc_lengths
+    def entry_doc(self) -> np.ndarray:
+        """The document of every entry (a gather through it is about twice as fast as
+        repeating a mask by the documents' value counts)."""
+        if self._entry_doc is None:
+            self._entry_doc = np.repeat(np.arange(len(self.doc_off) - 1, dtype=np.int32),
+                                        np.diff(self.doc_off))
+        return self._entry_doc
 
     def _gathered(self, docs: np.ndarray) -> np.ndarray:
         starts = self.doc_off[docs]
@@ -217,7 +218,7 @@ class FacetColumn:
 
     def _live_counts(self, live: np.ndarray) -> np.ndarray:
         if self._live is None:  # one snapshot's columns: ``live`` never changes
-            self._live = np.bincount(self.entry_val[np.repeat(live, self.doc_lengths)],
+            self._live = np.bincount(self.entry_val[live[self.entry_doc]],
                                      minlength=len(self.values))
         return self._live
 
