@@ -28,7 +28,7 @@ from searchsvc.engines.whoosh.codec import TEXT_FIELDS, read_record
 from searchsvc.engines.whoosh.packs import Lexicon
 
 CACHE_ENTRIES = 4096
-CACHE_BYTES = 192 * 1024 * 1024  # per opened generation (one per worker)
+CACHE_BYTES = 128 * 1024 * 1024  # per opened generation (one per worker)
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32))
 _MAPS: dict[tuple[int, int], mmap.mmap] = {}
 _MAPS_LOCK = threading.Lock()
@@ -75,25 +75,46 @@ class TermList:
 
 
 class Positions:
-    """A term's postings with their positions, over every segment: ``ids`` (global document
-    numbers), ``tfs`` and the flat ``pos`` array, document by document."""
+    """A text term's postings with their positions, over every segment: per segment the
+    mapped record's arrays as they are (``docs``, ``tfs``, flat ``pos``: views, not copies),
+    and where each document's positions start. Only the positions of the documents asked
+    for are read: a proximity bonus on the best thousand matches touches their pages, not a
+    common word's tens of megabytes."""
 
-    def __init__(self, ids: np.ndarray, tfs: np.ndarray, pos: np.ndarray):
-        self.ids = ids
-        self.tfs = tfs
-        self.pos = pos
-        self.starts = np.concatenate([[0], np.cumsum(tfs, dtype=np.int64)])
+    def __init__(self, parts: Sequence[tuple[int, np.ndarray, np.ndarray, np.ndarray]]):
+        self.parts = [(base, docs, tfs, pos, np.concatenate([[0], np.cumsum(tfs, dtype=np.int64)]))
+                      for base, docs, tfs, pos in parts]
+
+    @property
+    def nbytes(self) -> int:
+        """Memory of its own (the starts; the rest is the mapped file)."""
+        return sum(starts.nbytes for *_, starts in self.parts)
 
     def keys(self, docs: np.ndarray) -> np.ndarray:
         """``doc << 32 | position`` of every position in the given documents (sorted)."""
-        sel = np.flatnonzero(np.isin(self.ids, docs, assume_unique=True))
-        if not len(sel):
+        docs = np.asarray(docs, dtype=np.int64)
+        if len(docs) > 1 and bool(np.any(docs[1:] < docs[:-1])):
+            docs = np.sort(docs)
+        out = []
+        for base, local, tfs, pos, starts in self.parts:
+            if not len(local):
+                continue
+            lo, hi = np.searchsorted(docs, [base + int(local[0]), base + int(local[-1]) + 1])
+            if lo == hi:
+                continue
+            wanted = docs[lo:hi] - base
+            at = np.searchsorted(local, wanted)
+            sel = at[local[at] == wanted]  # wanted ≤ local[-1]: ``at`` is in range
+            if not len(sel):
+                continue
+            counts = tfs[sel].astype(np.int64)
+            offsets = np.cumsum(counts) - counts
+            take = np.repeat(starts[sel] - offsets, counts) + np.arange(int(counts.sum()))
+            out.append((np.repeat(local[sel].astype(np.int64) + base, counts) << 32)
+                       | pos[take].astype(np.int64))
+        if not out:
             return np.zeros(0, np.int64)
-        counts = self.tfs[sel].astype(np.int64)
-        first = self.starts[sel]
-        offsets = np.cumsum(counts) - counts
-        take = np.repeat(first - offsets, counts) + np.arange(int(counts.sum()))
-        return (np.repeat(self.ids[sel], counts) << 32) | self.pos[take].astype(np.int64)
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
 
 def _nbytes(value) -> int:
@@ -103,7 +124,7 @@ def _nbytes(value) -> int:
     if isinstance(value, tuple):
         return sum(_nbytes(v) for v in value)
     if isinstance(value, Positions):
-        return value.ids.nbytes + value.tfs.nbytes + value.pos.nbytes + value.starts.nbytes
+        return value.nbytes
     if isinstance(value, TermList):
         return 64 * len(value)
     return 64
@@ -198,14 +219,7 @@ class Postings:
         cached = self.cached(key)
         if cached is not None:
             return cached
-        parts = list(self._records(fieldname, text))
-        if parts:
-            found = Positions(np.concatenate([d.astype(np.int64) + b for b, d, _, _ in parts]),
-                              np.concatenate([t for _, _, t, _ in parts]).astype(np.int64),
-                              np.concatenate([p.astype(np.int64) for _, _, _, p in parts]))
-        else:
-            found = Positions(np.zeros(0, np.int64), np.zeros(0, np.int64),
-                              np.zeros(0, np.int64))
+        found = Positions(list(self._records(fieldname, text)))
         return self.remember(key, found)
 
     def prefixed(self, fieldname: str, prefix: str, limit: int) -> list[str]:
