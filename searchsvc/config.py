@@ -39,8 +39,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_terms", 1024, "Cap on terms a query may expand to (wildcards, fuzzy).", int),
     Setting("rate_limit", 0.0, "Requests per second per client on /api/ (0 = off).", float),
     Setting("build_procs", 2, "Processes used by a full build of a large corpus.", int),
-    Setting("build_memory_mb", 1024.0, "Memory a build may use for postings before it writes"
-            " a segment out.", float),
+    Setting("build_memory_mb", 1024.0, "Memory a build's writers may use before they write a"
+            " segment out (split between the workers).", float),
     Setting("engine", "whoosh", "Search engine: whoosh (embedded) or opensearch."),
     Setting("opensearch_url", "", "OpenSearch node URLs, comma-separated (engine opensearch)."),
     Setting("opensearch_user", "", "OpenSearch user name (a secured cluster)."),

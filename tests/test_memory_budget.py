@@ -94,3 +94,24 @@ def segment_sizes(index: Path) -> list[int]:
         return sorted(leaf.doc_count() for leaf, _ in engine.snapshot().postings.leaves)
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_a_writer_over_its_resident_limit_flushes_whatever_its_estimate(archive, tmp_path,
+                                                                       procs, monkeypatch):
+    """The postings estimate undercounts a large vocabulary (a worker reached 1.1 GB at an
+    estimated 256 MB): a writer whose process is past its share of the budget writes its
+    segment out, and the index is the same."""
+    from searchsvc.engines.whoosh import engine as whoosh_engine
+
+    roomy, pressed = tmp_path / "roomy", tmp_path / "pressed"
+    full_build(WhooshEngine(roomy), roomy, [archive], procs=procs)
+    monkeypatch.setattr(whoosh_engine, "RSS_EVERY", 50)
+    # Every process grows past any limit between two looks; the estimate alone never flushes.
+    grown = iter(range(0, 1 << 62, 1 << 40))  # every look finds the process larger
+    monkeypatch.setattr(whoosh_engine, "_resident_bytes", lambda: next(grown))
+    monkeypatch.setattr(whoosh_engine, "MEMORY_SHARE", 1e6)
+    full_build(WhooshEngine(pressed, build_memory_mb=4), pressed, [archive], procs=procs)
+    pressed_sizes = segment_sizes(pressed)
+    assert sum(pressed_sizes) == 2400 and len(pressed_sizes) > (1 if procs == 1 else 2)
+    assert outcome(pressed) == outcome(roomy)

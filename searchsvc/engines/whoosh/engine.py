@@ -76,6 +76,8 @@ PARALLEL_MIN_ARTICLES = 2000
 MERGE_FACTOR = 10  # segments of one size tier merged together (Lucene's tiered policy)
 MERGE_TIERS = 3   # tiers up to 999 live documents are merged
 MEMORY_SHARE = 0.5
+WORKER_SHARE = 1.0  # of a worker's part of the budget: the growth that forces a flush
+RSS_EVERY = 256  # articles between two looks at a writer's resident size
 STORY_COUNT_SORT_MAX = 20_000  # matches up to which counting their stories sorts their keys
 
 
@@ -557,6 +559,7 @@ class WhooshWriter:
         # The postings a build may hold in memory before a segment is written out (about
         # half the build's memory budget; the rest is the stories' term counts and Python).
         self.budget = int(memory_mb * 1024 * 1024 * MEMORY_SHARE)
+        self.memory = int(memory_mb * 1024 * 1024)
         try:
             self.tmp = gens.new_generation_dir(index_dir)
         except OSError as exc:
@@ -604,10 +607,12 @@ class WhooshWriter:
         articles = total if total is not None else len(work)
         if procs > 1 and articles >= PARALLEL_MIN_ARTICLES and len(work) >= procs:
             segments, collector = _write_parallel(self.tmp, work, prepare, collector, procs,
-                                                  progress, ready, self.budget // procs,
+                                                  progress, ready,
+                                                  (self.budget // procs,
+                                                   int(self.memory / procs * WORKER_SHARE)),
                                                   articles)
         else:
-            sink = _Segments(self.ix, self.budget)
+            sink = _Segments(self.ix, self.budget, self.memory)
             written = shown = 0  # articles, not work items: a JSONL item holds many
             for item in work:
                 for got in prepare(item):
@@ -795,21 +800,63 @@ def _article_of(data, local: int, stored: dict) -> IndexedArticle:
         analysis={"title": analysis.positions(title), "body": analysis.positions(body)})
 
 
+def _resident_bytes() -> int:
+    """This process's resident size (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _give_back() -> None:
+    """Return freed heap pages to the system (glibc keeps them otherwise)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class _Segments:
     """Segments written from a stream of articles, a new one whenever the postings held in
-    memory reach the budget (Lucene's indexing buffer): a build's memory does not grow with
-    the corpus."""
+    memory reach the budget (Lucene's indexing buffer), or the process has grown by
+    ``limit`` since it started writing: a build's memory does not grow with the corpus. The
+    estimate alone is not enough: at a million articles a worker was at 1.1 GB when its
+    postings were estimated at its 256 MB, the rest being the term dictionaries of a large
+    vocabulary and what the collector holds. Growth, not the resident size itself: a forked
+    worker starts with the parent's pages (shared, a quarter of a GB), and a limit on the
+    whole of it flushed a segment every 12,000 articles — 84 segments at a million, and
+    searches twice as slow."""
 
-    def __init__(self, ix, budget: int, flushed: Callable[[], None] | None = None):
+    def __init__(self, ix, budget: int, limit: int = 0,
+                 flushed: Callable[[], None] | None = None):
         self.ix = ix
         self.budget = budget
+        self.limit = limit
         self.writer = FastSegmentWriter(ix)
         self.done: list = []
         self.flushed = flushed
+        self.added = 0
+        self.start = _resident_bytes() if limit else 0
+
+    def _full(self) -> bool:
+        held = self.writer.held
+        if held >= self.budget:
+            return True
+        self.added += 1
+        # Not for a few megabytes: after a flush the process may stay above the limit
+        # (memory the allocator cannot give back), and tiny segments would follow.
+        return (bool(self.limit) and self.added % RSS_EVERY == 0
+                and held >= self.limit // 16 and _resident_bytes() - self.start >= self.limit)
 
     def add(self, article: IndexedArticle) -> None:
         self.writer.add_article(article)
-        if self.writer.held >= self.budget:
+        if self._full():
             self.done.append(self.writer._finalize_segment())
             self.writer = FastSegmentWriter(self.ix)
             if self.flushed:
@@ -819,6 +866,7 @@ class _Segments:
             # without this every flushed buffer stayed in memory, and a worker grew with the
             # corpus (2 GB each at a million articles) instead of staying within its budget.
             gc.collect()
+            _give_back()
 
     def close(self) -> list:
         if self.writer.docnum:
@@ -850,7 +898,7 @@ def _detach_from_parent(parent: int) -> None:
 
 
 def _write_slice(gen_dir: str, start: int, step: int, counter, results, parent: int,
-                 budget: int) -> None:
+                 budget: tuple[int, int]) -> None:
     _detach_from_parent(parent)
     # A worker allocates millions of small objects and frees none until it exits: the cyclic
     # collector would rescan them over and over, and find no garbage.
@@ -861,7 +909,8 @@ def _write_slice(gen_dir: str, start: int, step: int, counter, results, parent: 
         # What the collector holds goes to the parent at every flush: kept here, its millions
         # of small objects outlived the postings freed around them, and the freed memory
         # could not go back to the system (a worker grew with its share of the archive).
-        sink = _Segments(ix, budget, lambda: results.put(("part", start, collector.detach())))
+        sink = _Segments(ix, budget[0], budget[1],
+                         lambda: results.put(("part", start, collector.detach())))
         written = 0  # articles not yet counted: a JSONL work item holds many
         for item in work[start::step]:
             for got in prepare(item):
@@ -893,7 +942,7 @@ def _write_slice(gen_dir: str, start: int, step: int, counter, results, parent: 
 
 
 def _write_parallel(gen_dir: Path, work: Sequence[object], prepare, collector: Collector,
-                    procs: int, progress, ready, budget: int,
+                    procs: int, progress, ready, budget: tuple[int, int],
                     articles: int) -> tuple[list, Collector]:
     global _WORK
     ctx = multiprocessing.get_context("fork")
