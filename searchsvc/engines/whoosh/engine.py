@@ -76,7 +76,7 @@ PARALLEL_MIN_ARTICLES = 2000
 MERGE_FACTOR = 10  # segments of one size tier merged together (Lucene's tiered policy)
 MERGE_TIERS = 3   # tiers up to 999 live documents are merged
 MEMORY_SHARE = 0.5
-WORKER_SHARE = 1.0  # of a worker's part of the budget: the growth that forces a flush
+WORKER_SHARE = 1.0  # of a worker's part of the budget: the resident size that forces a flush
 RSS_EVERY = 256  # articles between two looks at a writer's resident size
 STORY_COUNT_SORT_MAX = 20_000  # matches up to which counting their stories sorts their keys
 
@@ -824,14 +824,13 @@ def _give_back() -> None:
 
 class _Segments:
     """Segments written from a stream of articles, a new one whenever the postings held in
-    memory reach the budget (Lucene's indexing buffer), or the process has grown by
-    ``limit`` since it started writing: a build's memory does not grow with the corpus. The
-    estimate alone is not enough: at a million articles a worker was at 1.1 GB when its
-    postings were estimated at its 256 MB, the rest being the term dictionaries of a large
-    vocabulary and what the collector holds. Growth, not the resident size itself: a forked
-    worker starts with the parent's pages (shared, a quarter of a GB), and a limit on the
-    whole of it flushed a segment every 12,000 articles — 84 segments at a million, and
-    searches twice as slow."""
+    memory reach the budget (Lucene's indexing buffer), or the process's resident size
+    reaches ``limit``: a build's memory does not grow with the corpus. The estimate alone
+    is not enough: at a million articles a worker was at 1.1 GB when its postings were
+    estimated at its 256 MB, the rest being the term dictionaries of a large vocabulary and
+    what the collector holds. The resident size, not the growth since the worker started:
+    limiting growth alone let a million-article build reach 2.8 GB. The price is segments:
+    the smaller the budget, the more of them (bench/RESULTS.md §6)."""
 
     def __init__(self, ix, budget: int, limit: int = 0,
                  flushed: Callable[[], None] | None = None):
@@ -842,7 +841,6 @@ class _Segments:
         self.done: list = []
         self.flushed = flushed
         self.added = 0
-        self.start = _resident_bytes() if limit else 0
 
     def _full(self) -> bool:
         held = self.writer.held
@@ -852,7 +850,7 @@ class _Segments:
         # Not for a few megabytes: after a flush the process may stay above the limit
         # (memory the allocator cannot give back), and tiny segments would follow.
         return (bool(self.limit) and self.added % RSS_EVERY == 0
-                and held >= self.limit // 16 and _resident_bytes() - self.start >= self.limit)
+                and held >= self.limit // 16 and _resident_bytes() >= self.limit)
 
     def add(self, article: IndexedArticle) -> None:
         self.writer.add_article(article)
