@@ -1,5 +1,5 @@
-"""A full build under a tiny memory budget — many segment flushes, and merges of the small
-segments — must be indistinguishable from one that holds everything in memory: the same
+"""A full build under a tiny memory budget — many segment flushes, merged into one at the
+end — must be indistinguishable from one that holds everything in memory: the same
 rankings and scores, totals, facets, histogram, stories, suggestions and did-you-mean."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from searchsvc.core import spelling
 from searchsvc.core.params import parse_search_args
 from searchsvc.core.search import search
-from searchsvc.engines.whoosh.engine import MERGE_FACTOR, WhooshEngine
+from searchsvc.engines.whoosh.engine import WhooshEngine
 from searchsvc.ingest.build import full_build
 
 WORDS = [w + s for w in ("oil", "grain", "bank", "rate", "crude", "wheat", "ship", "port",
@@ -72,19 +72,33 @@ def archive(tmp_path_factory) -> Path:
     return write_archive(tmp_path_factory.mktemp("budget") / "archive.jsonl", 2400)
 
 
+@pytest.fixture
+def merges(monkeypatch) -> list[int]:
+    """The number of segments each merge took (the build's flushes, seen from its end)."""
+    from searchsvc.engines.whoosh import merging
+
+    taken: list[int] = []
+    real = merging.merge
+
+    def merge(ix, segments, stories):
+        taken.append(len(segments))
+        return real(ix, segments, stories)
+
+    monkeypatch.setattr(merging, "merge", merge)
+    return taken
+
+
 @pytest.mark.parametrize("procs", [1, 2])
-def test_a_tiny_memory_budget_gives_the_same_search_results(archive, tmp_path, procs):
+def test_a_tiny_memory_budget_gives_the_same_search_results(archive, tmp_path, procs, merges):
     roomy, tiny = tmp_path / "roomy", tmp_path / "tiny"
     full_build(WhooshEngine(roomy), roomy, [archive], procs=procs)
+    # One segment per worker, merged into one at the end.
+    assert merges == ([] if procs == 1 else [2])
+    merges.clear()
     full_build(WhooshEngine(tiny, build_memory_mb=0.05), tiny, [archive], procs=procs)
-    assert segment_sizes(roomy) == ([2400] if procs == 1 else [1200, 1200])
-    squeezed = segment_sizes(tiny)
-    assert sum(squeezed) == 2400
-    # Flushed every few articles (hundreds of segments), then merged ten at a time: a few
-    # larger segments, and no size tier left with ten small ones.
-    assert len(squeezed) < 40 and max(squeezed) >= 100
-    assert all(len([n for n in squeezed if len(str(n)) == tier]) < MERGE_FACTOR
-               for tier in (1, 2, 3))
+    # Flushed every few articles (hundreds of segments), merged by copying their postings.
+    assert len(merges) == 1 and merges[0] >= 100
+    assert segment_sizes(roomy) == segment_sizes(tiny) == [2400]
     assert outcome(tiny) == outcome(roomy)
 
 
@@ -98,7 +112,8 @@ def segment_sizes(index: Path) -> list[int]:
 
 @pytest.mark.parametrize("procs", [1, 2])
 def test_a_writer_over_its_resident_limit_flushes_whatever_its_estimate(archive, tmp_path,
-                                                                       procs, monkeypatch):
+                                                                       procs, monkeypatch,
+                                                                       merges):
     """The postings estimate undercounts a large vocabulary (a worker reached 1.1 GB at an
     estimated 256 MB): a writer whose process is past its share of the budget writes its
     segment out, and the index is the same."""
@@ -106,11 +121,12 @@ def test_a_writer_over_its_resident_limit_flushes_whatever_its_estimate(archive,
 
     roomy, pressed = tmp_path / "roomy", tmp_path / "pressed"
     full_build(WhooshEngine(roomy), roomy, [archive], procs=procs)
+    merges.clear()
     monkeypatch.setattr(whoosh_engine, "RSS_EVERY", 50)
     # Every process reads as if it were over any limit; the estimate alone never flushes.
     monkeypatch.setattr(whoosh_engine, "_resident_bytes", lambda: 1 << 50)
     monkeypatch.setattr(whoosh_engine, "MEMORY_SHARE", 1e6)
     full_build(WhooshEngine(pressed, build_memory_mb=4), pressed, [archive], procs=procs)
-    pressed_sizes = segment_sizes(pressed)
-    assert sum(pressed_sizes) == 2400 and len(pressed_sizes) > (1 if procs == 1 else 2)
+    assert len(merges) == 1 and merges[0] > (1 if procs == 1 else 2)
+    assert segment_sizes(pressed) == [2400]
     assert outcome(pressed) == outcome(roomy)

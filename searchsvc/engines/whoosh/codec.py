@@ -44,6 +44,15 @@ def encode_record(docs: array, tfs: array, positions: array) -> bytes:
                      (positions if wide else array("H", positions)).tobytes()))
 
 
+def record_bytes(docs: np.ndarray, tfs: np.ndarray, positions: np.ndarray) -> bytes:
+    """:func:`encode_record` from numpy arrays (a merge's concatenated postings)."""
+    wide = bool(len(positions)) and int(positions.max()) > 0xFFFF
+    return b"".join((_HEAD.pack(len(docs), 4 if wide else 2),
+                     np.asarray(docs, dtype="<i4").tobytes(),
+                     np.asarray(tfs, dtype="<u4").tobytes(),
+                     np.asarray(positions, dtype="<u4" if wide else "<u2").tobytes()))
+
+
 def read_record(buffer, offset: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(docs, tfs, positions) of the record at ``offset`` in ``buffer`` (views, no copy)."""
     n, width = _HEAD.unpack_from(buffer, offset)
@@ -54,6 +63,20 @@ def read_record(buffer, offset: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     at += 4 * n
     total = int(tfs.sum()) if n else 0
     pos = np.frombuffer(buffer, dtype="<u4" if width == 4 else "<u2", count=total, offset=at)
+    return docs, tfs, pos
+
+
+def read_record_from(dbfile, offset: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`read_record` with file reads instead of a memory map (a merge reads each
+    record once: mapped, the pages would stay in the process)."""
+    dbfile.seek(offset)
+    n, width = _HEAD.unpack(dbfile.read(_HEAD.size))
+    arrays = dbfile.read(8 * n)
+    docs = np.frombuffer(arrays, dtype="<i4", count=n)
+    tfs = np.frombuffer(arrays, dtype="<u4", count=n, offset=4 * n)
+    total = int(tfs.sum()) if n else 0
+    pos = np.frombuffer(dbfile.read(total * width), dtype="<u4" if width == 4 else "<u2",
+                        count=total)
     return docs, tfs, pos
 
 
@@ -78,14 +101,7 @@ class ArrayMatcher(ListMatcher):
     def __init__(self, dbfile, offset: int, format_, term=None, scorer=None, terminfo=None):
         # The record is read whole: a term's arrays are small next to what Whoosh's own
         # matcher allocates per posting.
-        dbfile.seek(offset)
-        n, width = _HEAD.unpack(dbfile.read(_HEAD.size))
-        arrays = dbfile.read(8 * n)
-        docs = np.frombuffer(arrays, dtype="<i4", count=n)
-        tfs = np.frombuffer(arrays, dtype="<u4", count=n, offset=4 * n)
-        total = int(tfs.sum()) if n else 0
-        pos = np.frombuffer(dbfile.read(total * width), dtype="<u4" if width == 4 else "<u2",
-                            count=total)
+        docs, tfs, pos = read_record_from(dbfile, offset)
         super().__init__(docs.tolist(), [float(t) for t in tfs.tolist()],
                          _EncodedPositions(tfs, pos), format_, scorer=scorer, term=term,
                          terminfo=terminfo)

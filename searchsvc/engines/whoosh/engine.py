@@ -49,6 +49,7 @@ from searchsvc.engine import (
     rollback_target,
 )
 from searchsvc.engines.whoosh import generations as gens
+from searchsvc.engines.whoosh import merging
 from searchsvc.engines.whoosh.columns import Columns, Selection, read_segment, segment_data
 from searchsvc.engines.whoosh.evaluate import Evaluator
 from searchsvc.engines.whoosh.hits import Hits, all_of, sparse
@@ -739,12 +740,19 @@ class WhooshWriter:
         writer._finish()
 
     def _merge_small(self) -> None:
-        """Lucene's tiered policy, simply: whenever :data:`MERGE_FACTOR` segments of one size
-        tier (live documents 1–9, 10–99, 100–999) exist, ten of them are rewritten as one
-        segment of a larger tier, until no tier has ten. Updates make such segments, one at a
-        time, so the work per update stays bounded; a build under a small memory budget makes
-        many. The segments of full builds with room (each a memory budget's worth) are left
-        alone."""
+        """A full build ends as one segment: the segments it flushed under its memory budget
+        are merged by copying their postings (``merging``), a fraction of what indexing them
+        cost, and a search then looks each term up once instead of once per segment (at a
+        million articles, 58 segments made most of a query's time).
+
+        Updates follow Lucene's tiered policy, simply: whenever :data:`MERGE_FACTOR`
+        segments of one size tier (live documents 1–9, 10–99, 100–999) exist, ten of them
+        are merged into one of a larger tier, until no tier has ten. An update makes one
+        small segment, so the work per update stays bounded, and the large segments of the
+        last full build are left alone."""
+        if self.base is None and len([s for s in self.segments if s.doc_count()]) > 1:
+            self.segments = self._merge([s for s in self.segments if s.doc_count()])
+            return
         while True:
             tiers: dict[int, list] = {}
             for segment in self.segments:
@@ -760,9 +768,11 @@ class WhooshWriter:
             self.segments = [s for s in self.segments if s not in group] + merged
 
     def _merge(self, group: list) -> list:
-        # One writer, whatever the budget: ten segments of under a thousand articles each are
-        # a bounded amount of postings, and a merge that flushed could make as many small
-        # segments as it merged.
+        if merging.can_copy(self.ix, group):
+            return [merging.merge(self.ix, group, self.stories)]
+        # Segments written before array codecs and packs: their articles are analysed again.
+        # One writer, whatever the budget: a merge that flushed could make as many segments
+        # as it merged.
         writer = FastSegmentWriter(self.ix)
         for segment in group:
             reader = SegmentReader(self.ix.storage, self.ix.schema, segment)
