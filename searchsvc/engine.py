@@ -304,8 +304,9 @@ class Vocabulary(Protocol):
         """A cache that lives as long as this vocabulary."""
         ...
 
-    def similar(self, word: str, distance: int) -> list[str]:
-        """Words within ``distance`` edits of ``word`` with its first letter, sorted."""
+    def similar(self, word: str, distance: int, min_df: int = 1) -> list[str]:
+        """Words within ``distance`` edits of ``word`` with its first letter, in at least
+        ``min_df`` articles, sorted."""
         ...
 
     def completions(self, prefix: str, limit: int) -> list[str]:

@@ -827,6 +827,29 @@ def test_one_edit_neighbours_are_exactly_those_of_a_levenshtein_automaton(corpus
     assert vocabulary.similar("protets", 1) == ["protest", "protests"]  # a swap, and one more
 
 
+def test_words_two_edits_away_and_common_enough_are_those_of_the_whole_vocabulary():
+    """Did-you-mean asks only for words common enough to be a correction (``min_df``), and
+    the vocabulary then walks only its more frequent words: that must find exactly the words
+    the walk over the whole vocabulary finds that are in at least ``min_df`` articles."""
+    import random
+
+    from searchsvc.vocabulary import MemoryVocabulary
+
+    rng = random.Random(1987)
+    words = {"".join(rng.choice("abcdet") for _ in range(rng.randint(3, 7))):
+             int(5000 / rng.randint(1, 5000)) for _ in range(4000)}
+    vocabulary = MemoryVocabulary(words)
+    probes = rng.sample(sorted(words), 40) + ["abcdefg", "tttt", "aaa"]
+    for word in probes:
+        every = vocabulary.similar(word, 2)
+        assert every, word
+        for min_df in (1, 2, 3, 7, 50, 64, 1000, 2500, 5000):
+            assert vocabulary.similar(word, 2, min_df) == \
+                [w for w in every if words[w] >= min_df], (word, min_df)
+            assert vocabulary.similar(word, 1, min_df) == \
+                [w for w in vocabulary.similar(word, 1) if words[w] >= min_df], (word, min_df)
+
+
 @pytest.mark.parametrize("q", ["inflaton OR crude", "crude NOT inflaton", "crude AND inflaton"])
 def test_operators_are_never_corrected(spelling, q):
     dym = run(spelling, q=q).did_you_mean

@@ -116,8 +116,11 @@ def _find_correction(vocabulary, word: str, documents: int) -> str | None:
     for distance, ratio in ((1, LIKELY), (2, UNLIKELY)):
         if ratio * df > documents:
             return None  # no word can be that much more common: nothing to look for
-        candidates = [c for c in vocabulary.similar(word, distance)
-                      if c != word and vocabulary.df(c) >= max(slip_ratio(word, c) * df, MIN_DF)]
+        # Only words at least LIKELY times as common can be a correction: asking for
+        # those alone spares walking the whole vocabulary two edits away.
+        near = vocabulary.similar(word, distance, max(LIKELY * df, MIN_DF))
+        candidates = [c for c in near if c != word
+                      and vocabulary.df(c) >= max(slip_ratio(word, c) * df, MIN_DF)]
         if candidates:
             return max(candidates, key=lambda c: (vocabulary.df(c), c))
     return None

@@ -255,6 +255,7 @@ class Columns:
     lengths: dict[str, np.ndarray]
     parts: list[tuple[SegmentData, int]]
     overrides: dict[int, str]            # docnum → story id set by an update
+    _by_date: tuple[np.ndarray, np.ndarray] | None = None  # (docs in date order, their dates)
 
     @classmethod
     def assemble(cls, parts: Sequence[tuple[SegmentData, int]], live: np.ndarray,
@@ -315,6 +316,24 @@ class Columns:
         if high_ordinal is not None:
             mask &= self.date <= high_ordinal
         return mask
+
+    def dated_within(self, low_ordinal: int | None, high_ordinal: int | None,
+                     most: int) -> np.ndarray | None:
+        """The documents dated within [low, high], ascending, if at most ``most`` are; else
+        None (the caller builds :meth:`date_mask`). A date filter of a week or a quarter is
+        a slice of the documents in date order, so it costs its matches, not three passes
+        over a million dates."""
+        if self._by_date is None:  # once per snapshot, on the first date filter
+            order = np.argsort(self.date, kind="stable").astype(np.int32)
+            self._by_date = (order, self.date[order])
+        order, dates = self._by_date
+        low = max(low_ordinal, 0) if low_ordinal is not None else 0  # undated sort first
+        lo = int(np.searchsorted(dates, low, "left"))
+        hi = int(np.searchsorted(dates, high_ordinal, "right")) if high_ordinal is not None \
+            else len(dates)
+        if hi - lo > most:
+            return None
+        return np.sort(order[lo:hi]).astype(np.int64) if hi > lo else np.zeros(0, np.int64)
 
     def day_counts_of(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ordinals, counts) of every day with matches (``docs``), ascending."""

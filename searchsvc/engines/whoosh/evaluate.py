@@ -53,12 +53,14 @@ from searchsvc.engine import (
 from searchsvc.engines.whoosh.columns import Columns
 from searchsvc.engines.whoosh.hits import (
     NOTHING,
+    SPARSE_SHARE,
     Hits,
     all_of,
     any_of,
     dense,
     plus_scores,
     sparse,
+    summed,
     without,
 )
 from searchsvc.engines.whoosh.packs import Lexicon, story_key
@@ -112,10 +114,9 @@ def _combine(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     if len(parts) == 1:
         return parts[0][0], parts[0][1].astype(np.float32)
-    ids = np.concatenate([p[0] for p in parts])
-    values = np.concatenate([p[1] for p in parts]).astype(np.float64)
-    uniq, inverse = np.unique(ids, return_inverse=True)
-    return uniq, np.bincount(inverse, weights=values).astype(np.float32)
+    uniq, sums, _ = summed(np.concatenate([p[0] for p in parts]),
+                           np.concatenate([p[1] for p in parts]).astype(np.float64))
+    return uniq, sums.astype(np.float32)
 
 
 def _doc_of(keys: np.ndarray) -> np.ndarray:
@@ -137,8 +138,8 @@ def pair_frequency(a: np.ndarray, b: np.ndarray, slop: int) -> tuple[np.ndarray,
     j = b[np.repeat(lo - offsets, counts) + np.arange(int(counts.sum()))]
     m = np.abs(j - a[which] - 1)
     weight = 1.0 / (1.0 + m)
-    docs, inverse = np.unique(_doc_of(a[which]), return_inverse=True)
-    return docs, np.bincount(inverse, weights=weight).astype(np.float32)
+    docs, sums, _ = summed(_doc_of(a[which]), weight)
+    return docs, sums.astype(np.float32)
 
 
 def phrase_starts(keys: list[np.ndarray]) -> np.ndarray:
@@ -153,9 +154,8 @@ def phrase_starts(keys: list[np.ndarray]) -> np.ndarray:
 
 def _per_doc(keys: np.ndarray, weights: np.ndarray | None = None,
              ) -> tuple[np.ndarray, np.ndarray]:
-    docs, inverse = np.unique(_doc_of(keys), return_inverse=True)
-    counts = np.bincount(inverse, weights=weights) if weights is not None else np.bincount(inverse)
-    return docs, counts.astype(np.float32)
+    docs, sums, _ = summed(_doc_of(keys), weights)
+    return docs, sums.astype(np.float32)
 
 
 def sloppy_frequency(keys: list[np.ndarray], slop: int) -> tuple[np.ndarray, np.ndarray]:
@@ -268,7 +268,8 @@ class Evaluator:
         if isinstance(q, DateRange):
             low = q.low.toordinal() if q.low else None
             high = q.high.toordinal() if q.high else None
-            return dense(self.columns.date_mask(low, high))
+            few = self.columns.dated_within(low, high, int(SPARSE_SHARE * self.n))
+            return sparse(few) if few is not None else dense(self.columns.date_mask(low, high))
         if isinstance(q, Every):
             return dense(self.columns.live.copy())
         if isinstance(q, Bool):

@@ -103,6 +103,26 @@ def _found(sorted_ids: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.nda
     return sorted_ids[pos] == docs, pos
 
 
+def summed(ids: np.ndarray, weights: np.ndarray | None = None,
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the distinct ``ids`` ascending, the sum of their ``weights`` (or their count), how
+    many times each occurs). ``ids`` are usually sorted runs laid end to end (each posting
+    list of a union, a term's postings): a stable sort merges such runs in linear time,
+    where ``np.unique`` sorts from scratch (12 ms against 4 ms for a common word's title and
+    body postings at a million articles)."""
+    if not len(ids):
+        return ids, np.zeros(0, np.float64), np.zeros(0, np.int64)
+    order = np.argsort(ids, kind="stable")
+    ordered = ids[order]
+    first = np.ones(len(ordered), dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    group = np.cumsum(first) - 1
+    counts = np.bincount(group)
+    sums = np.bincount(group, weights=weights[order]) if weights is not None \
+        else counts.astype(np.float64)
+    return ordered[first], sums, counts
+
+
 def all_of(parts: Sequence[Hits], n: int) -> Hits:
     """Documents in every part, scores added: the smallest part, looked up in the others."""
     if not parts:
@@ -140,12 +160,11 @@ def any_of(parts: Sequence[Hits], n: int, at_least: int = 1) -> Hits:
     if not any(h.dense for h in parts) and \
             sum(h.size() for h in parts) <= SPARSE_SHARE * n:
         ids = np.concatenate([h.ids for h in parts])
-        uniq, inverse = np.unique(ids, return_inverse=True)
-        counts = np.bincount(inverse, minlength=len(uniq))
         weights = np.concatenate([h.scores if h.scores is not None
                                   else np.zeros(len(h.ids), np.float32)  # type: ignore[arg-type]
                                   for h in parts])
-        scores = np.bincount(inverse, weights=weights, minlength=len(uniq)).astype(np.float32)
+        uniq, sums, counts = summed(ids, weights)
+        scores = sums.astype(np.float32)
         if at_least > 1:
             keep = counts >= at_least
             return sparse(uniq[keep], scores[keep])
@@ -153,7 +172,7 @@ def any_of(parts: Sequence[Hits], n: int, at_least: int = 1) -> Hits:
     counts = np.zeros(n, np.int32)
     for h in parts:
         if h.dense:
-            counts += h.mask  # type: ignore[arg-type]
+            counts += h.mask
         else:
             counts[h.ids] += 1
     mask = counts >= max(at_least, 1)
