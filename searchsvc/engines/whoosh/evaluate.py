@@ -198,6 +198,7 @@ class Evaluator:
             present = int(np.count_nonzero(lengths))
             self.field_docs[f] = max(present, 1)
             self.avg_length[f] = float(lengths.sum()) / present if present else 1.0
+        self.everyone_live = bool(columns.live.all())
         self._expansions: dict[tuple, list[str]] = {}
         self._budget = max_terms
 
@@ -211,6 +212,8 @@ class Evaluator:
         if q is None:
             return dense(live.copy())
         found = self._eval(q)
+        if self.everyone_live:  # no article deleted: nothing to take out of the matches
+            return found
         if found.dense:
             mask = found.mask & live
             scores = np.where(mask, found.scores, 0).astype(np.float32) \

@@ -127,6 +127,8 @@ def all_of(parts: Sequence[Hits], n: int) -> Hits:
     """Documents in every part, scores added: the smallest part, looked up in the others."""
     if not parts:
         return NOTHING
+    if len(parts) == 1:  # a search without filters: its matches as they are, not a copy
+        return parts[0]
     ordered = sorted(parts, key=lambda h: (h.dense, h.size()))
     first = ordered[0]
     if not first.dense:
