@@ -116,7 +116,7 @@ class MemoryVocabulary:
         memo = self.memo("at least")
         if tier not in memo:
             if self._df_sorted is None:  # aligned with the sorted words, made once
-                self._df_sorted = np.fromiter((self._df[w] for w in self._words), np.int64,
+                self._df_sorted = np.fromiter((self._df[w] for w in self._words), np.int32,
                                               count=len(self._words))
             memo[tier] = [self._words[i]
                           for i in np.flatnonzero(self._df_sorted >= tier).tolist()]

@@ -325,7 +325,7 @@ class Columns:
         over a million dates."""
         if self._by_date is None:  # once per snapshot, on the first date filter
             order = np.argsort(self.date, kind="stable").astype(np.int32)
-            self._by_date = (order, self.date[order])
+            self._by_date = (order, self.date[order].astype(np.int32))  # ordinals fit
         order, dates = self._by_date
         low = max(low_ordinal, 0) if low_ordinal is not None else 0  # undated sort first
         lo = int(np.searchsorted(dates, low, "left"))
