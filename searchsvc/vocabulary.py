@@ -73,7 +73,10 @@ class MemoryVocabulary:
         self._phrases = dict(phrases or {})
         self._phrase_keys = sorted(self._phrases)
         self._alphabet: str | None = None
-        self._df_sorted: np.ndarray | None = None
+        # Frequencies aligned with the sorted words, made with them (on opening, not in the
+        # first search that needs a correction two edits away).
+        self._df_sorted = np.fromiter((self._df[w] for w in self._words), np.int32,
+                                      count=len(self._words))
         self._memos: dict[str, dict] = {}
 
     def memo(self, name: str) -> dict:
@@ -115,9 +118,6 @@ class MemoryVocabulary:
         tier = 1 << (min_df.bit_length() - 1)
         memo = self.memo("at least")
         if tier not in memo:
-            if self._df_sorted is None:  # aligned with the sorted words, made once
-                self._df_sorted = np.fromiter((self._df[w] for w in self._words), np.int32,
-                                              count=len(self._words))
             memo[tier] = [self._words[i]
                           for i in np.flatnonzero(self._df_sorted >= tier).tolist()]
         return memo[tier]
