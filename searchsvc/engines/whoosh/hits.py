@@ -171,15 +171,26 @@ def any_of(parts: Sequence[Hits], n: int, at_least: int = 1) -> Hits:
             keep = counts >= at_least
             return sparse(uniq[keep], scores[keep])
         return sparse(uniq, scores)
+    total = _dense_scores(parts, n)
+    if at_least <= 1:
+        # Any part will do: the mask is their union, and the summed scores are already zero
+        # outside it (every part's are outside its own documents), with no pass to clear.
+        mask = np.zeros(n, bool)
+        for h in parts:
+            if h.dense:
+                mask |= h.mask
+            else:
+                mask[h.ids] = True
+        return dense(mask, total)
     counts = np.zeros(n, np.int32)
     for h in parts:
         if h.dense:
             counts += h.mask
         else:
             counts[h.ids] += 1
-    mask = counts >= max(at_least, 1)
-    total = _dense_scores(parts, n)
-    return dense(mask, None if total is None else np.where(mask, total, 0).astype(np.float32))
+    mask = counts >= at_least
+    return dense(mask, None if total is None
+                 else np.where(mask, total, 0).astype(np.float32, copy=False))
 
 
 def plus_scores(base: Hits, extra: Hits) -> Hits:
