@@ -336,6 +336,12 @@
       var mine = ++loadSeq;
       el.results.setAttribute("aria-busy", "true");
       document.title = (state.q ? state.q + " · " : "") + "searchsvc";
+      // A newer search (or back, forward, reload) aborts this one, while waiting for the
+      // response or while reading its body: either way nothing to show, and no error.
+      function lost(err) {
+        if (mine !== loadSeq || (err && err.name === "AbortError")) return;
+        showProblem(unreachable());
+      }
       return fetch("/fragments/search?" + params(state).toString(),
                    {signal: controller.signal, headers: {Accept: "text/html"}})
         .then(function (response) {
@@ -346,11 +352,8 @@
               ? parseHtml(html).querySelectorAll("[data-region]") : [];
             if (parts.length) swapIn(parts, options);
             else showProblem(failed(response.status));
-          });
-        }, function (err) {
-          if (mine !== loadSeq || (err && err.name === "AbortError")) return;
-          showProblem(unreachable());
-        });
+          }, lost);
+        }, lost);
     }
 
     // -- swapping the server's regions in ---------------------------------------------------
