@@ -14,6 +14,8 @@ import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from searchsvc import analysis
 from searchsvc.core.highlight import Matcher, highlight_all, matchers, snippets
@@ -253,3 +255,60 @@ def test_a_rare_word_late_in_a_long_article_still_gets_a_snippet():
     text += "A rare zebra ran past a fox at the very end."
     found = snippets(text, terms("zebra", "fox"))
     assert "zebra" in marked(found)
+
+
+# -- the scan marks exactly what a token-by-token reading marks --------------------------------
+
+WORDS = ["Protesters", "protest", "the", "The", "Bank", "bank", "of", "England", "U.S.", "us",
+         "café", "cafe", "G", "7", "don't", "Poland's", "1,000", "1.5", "$", "oil", "Oils",
+         "oiled", "banking", "protests", "it"]
+SEPARATORS = [" ", " ", ", ", ". ", "-", "\n", "&", "'"]
+
+
+def one_by_one(text: str, matcher: Matcher) -> list[str]:
+    """What a plain reading marks: each token in turn, a phrase where its last word ends it."""
+    toks = list(analysis.tokens(text))
+    chosen: set[int] = set()
+    for i, tok in enumerate(toks):
+        for phrase in matcher.phrases.get(tok.term, ()):
+            n = len(phrase)
+            if i + 1 >= n and tuple(t.term for t in toks[i + 1 - n: i + 1]) == tuple(phrase):
+                chosen.update(range(i + 1 - n, i + 1))
+        if matcher.matches(tok.word, tok.term):
+            chosen.add(i)
+    return [toks[i].text for i in sorted(chosen)]
+
+
+@st.composite
+def texts(draw) -> str:
+    words = draw(st.lists(st.sampled_from(WORDS), max_size=40))
+    seps = draw(st.lists(st.sampled_from(SEPARATORS), min_size=len(words), max_size=len(words)))
+    return "".join(w + s for w, s in zip(words, seps, strict=True))
+
+
+@st.composite
+def clauses(draw) -> list:
+    def term() -> str:
+        return analysis.term(draw(st.sampled_from(WORDS[:-5])))
+    kinds = draw(st.lists(st.sampled_from(["term", "phrase", "prefix", "fuzzy", "wildcard"]),
+                          min_size=1, max_size=4))
+    out: list = []
+    for kind in kinds:
+        if kind == "term":
+            out.append(Term(term()))
+        elif kind == "phrase":
+            out.append(Phrase(tuple(term() for _ in range(draw(st.integers(2, 3))))))
+        elif kind == "prefix":
+            out.append(Prefix(term()[:2]))
+        elif kind == "fuzzy":
+            out.append(Fuzzy(term(), 1))
+        else:
+            out.append(Wildcard(term()[:2] + "*"))
+    return out
+
+
+@given(texts(), clauses())
+@settings(max_examples=300, deadline=None)
+def test_the_marks_are_those_of_reading_the_text_token_by_token(text, query):
+    matcher = matchers(query)["body"]
+    assert marked(highlight_all(text, matcher)) == one_by_one(text, matcher)

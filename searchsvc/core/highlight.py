@@ -16,8 +16,8 @@ three that do not overlap, shown in document order and cut at word boundaries. W
 from __future__ import annotations
 
 import fnmatch
+import operator
 import re
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +30,7 @@ WINDOW = 180
 MAX_SNIPPETS = 3
 MAX_MATCHES_PER_TERM = 200
 OPENING = 240
+_WHOLE = operator.methodcaller("group")
 
 
 def _within(a: str, b: str, limit: int) -> bool:
@@ -113,35 +114,50 @@ def _add(out: dict[str, Matcher], q: Query) -> None:
 
 
 def _matches(text: str, matcher: Matcher | None) -> list[tuple[int, int, str]]:
-    """(start, end, term) of every word of ``text`` the matcher accepts."""
-    found: dict[int, tuple[int, int, str]] = {}
+    """(start, end, term) of every word of ``text`` the matcher accepts.
+
+    The text is cut into tokens by the regex engine in one go, and each *distinct* token is
+    analysed and judged once: an article says "the" and "said" dozens of times, so a loop
+    over every token in Python (analyse, judge, record) was most of a page's highlighting."""
     if not matcher:
         return []
+    found = list(TOKEN_PATTERN.finditer(text))
+    raw: list[str] = list(map(_WHOLE, found))
+    term: dict[str, str] = {}
+    accepted: set[str] = set()
+    for token in set(raw):
+        word, t = term_of(token)
+        term[token] = t
+        if matcher.matches(word, t):
+            accepted.add(token)
+    phrases = matcher.phrases
+    ends: dict[int, list[tuple[str, ...]]] = {}
+    terms: list[str] = []
+    if phrases:
+        terms = [term[token] for token in raw]
+        for i in [i for i, t in enumerate(terms) if t in phrases]:
+            ends[i] = [p for p in phrases[terms[i]]
+                       if len(p) <= i + 1 and tuple(terms[i + 1 - len(p): i + 1]) == tuple(p)]
+    chosen: dict[int, int] = {}  # token index → its place among the matches
     seen: dict[str, int] = {}
 
-    def add(start: int, end: int, term: str) -> None:
+    def add(i: int) -> None:
         # The whole text is scanned (a rare term may come late), but a common term's
         # matches are capped so a huge article stays cheap to assemble.
-        count = seen.get(term, 0)
-        if count < MAX_MATCHES_PER_TERM and start not in found:
-            seen[term] = count + 1
-            found[start] = (start, end, term)
+        t = term[raw[i]]
+        count = seen.get(t, 0)
+        if count < MAX_MATCHES_PER_TERM and i not in chosen:
+            seen[t] = count + 1
+            chosen[i] = len(chosen)
 
-    phrases = matcher.phrases
-    longest = max((len(p) for ps in phrases.values() for p in ps), default=0)
-    recent: deque[tuple[int, int, str]] = deque(maxlen=max(longest, 1))
-    for m in TOKEN_PATTERN.finditer(text):
-        word, term = term_of(m.group(0))
-        if phrases:
-            recent.append((m.start(), m.end(), term))
-            for phrase in phrases.get(term, ()):
-                n = len(phrase)
-                if len(recent) >= n and all(recent[-n + k][2] == phrase[k] for k in range(n)):
-                    for k in range(n):
-                        add(*recent[-n + k])
-        if matcher.matches(word, term):
-            add(m.start(), m.end(), term)
-    return [found[k] for k in sorted(found)]
+    hits = [i for i, token in enumerate(raw) if token in accepted]
+    for i in sorted(set(hits).union(ends)) if ends else hits:
+        for phrase in ends.get(i, ()):
+            for k in range(i + 1 - len(phrase), i + 1):
+                add(k)
+        if raw[i] in accepted:
+            add(i)
+    return [(found[i].start(), found[i].end(), term[raw[i]]) for i in sorted(chosen)]
 
 
 def mark(text: str, spans: list[tuple[int, int, str]], start: int = 0,
