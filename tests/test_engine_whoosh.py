@@ -230,3 +230,72 @@ def test_a_date_filter_matches_the_same_articles_whether_its_window_is_narrow_or
                     assert counts.get(topic, 0) == sum(
                         1 for r in records if r["id"] in expected
                         and topic in r.get("topics", []))
+
+
+@pytest.mark.parametrize("combinations, signatures", [
+    (12, True),     # counted by signature (few value combinations)
+    (None, True),   # nearly every article its own combination: counted value by value
+    (12, False),    # matches too few for signatures: their values gathered
+])
+def test_facet_counts_are_exact_for_few_half_or_nearly_all_matches(tmp_path, monkeypatch,
+                                                                   combinations, signatures):
+    """Every facet's counts are those of the matching articles, whether a search matches a
+    few of them, about half or nearly all, however many combinations of values the archive
+    has, and whether a facet counts the matches or, having a filter of its own, the matches
+    under the other filters."""
+    from searchsvc.core.params import parse_search_args
+    from searchsvc.core.search import search
+    from searchsvc.engines.whoosh import columns
+
+    monkeypatch.setattr(columns, "SIGNATURE_MIN_DOCS", 0 if signatures else 10**9)
+    rng = random.Random(7)
+
+    def values() -> dict[str, list[str]]:
+        return {"topics": rng.sample(["grain", "oil", "gold", "ship", "rice"], rng.randint(0, 3)),
+                "places": rng.sample(["usa", "uk", "japan", "brazil"], rng.randint(0, 2)),
+                "people": rng.sample(["ann", "bob", "cy"], rng.randint(0, 2)),
+                "orgs": rng.sample(["opec", "ec", "gatt"], rng.randint(0, 1))}
+
+    pool = [values() for _ in range(combinations or 0)]
+    records = []
+    for i in range(400):
+        records.append({"id": f"a{i}", "date": f"1988-01-{i % 28 + 1:02d}",
+                        "title": f"report {i}",
+                        "body": "market " + " ".join(f"w{k}" for k in range(i % 10)),
+                        **(rng.choice(pool) if pool else values())})
+    source = tmp_path / "articles.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    index = tmp_path / "index"
+    build_sources(index, [source])
+    names = ("topics", "places", "people", "orgs")
+
+    def expected(chosen: list[dict], name: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in chosen:
+            for v in r[name]:
+                counts[v] = counts.get(v, 0) + 1
+        return counts
+
+    def said(r: dict) -> int:
+        return int(r["id"][1:]) % 10  # the article says w0 … w(n-1)
+
+    cases = [("w8", lambda r: said(r) > 8, {}),                         # a tenth: gathered
+             ("w4", lambda r: said(r) > 4, {}),                         # half: one pass
+             ("market", lambda r: True, {}),                            # all
+             ("market -w8", lambda r: said(r) <= 8, {}),                # all but a tenth
+             ("market", lambda r: True, {"topics": "oil"}),
+             ("w2", lambda r: said(r) > 2, {"places": "uk", "topics": "gold"})]
+    with open_snapshot(index) as snapshot:
+        for q, said_q, filters in cases:
+            result = search(snapshot, parse_search_args(
+                {"q": q, "facets": ",".join(names), "facet_size": "10", **filters}))
+            assert result.total == sum(
+                1 for r in records if said_q(r) and all(v in r[k] for k, v in filters.items()))
+            for name in names:
+                # a facet with a filter of its own counts the matches under the other filters
+                others = {k: v for k, v in filters.items() if k != name}
+                chosen = [r for r in records
+                          if said_q(r) and all(v in r[k] for k, v in others.items())]
+                # (a selected value is listed even when no match has it)
+                got = {b["value"]: b["count"] for b in result.facets[name] if b["count"]}
+                assert got == expected(chosen, name), (q, filters, name)

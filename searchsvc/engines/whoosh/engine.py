@@ -189,13 +189,14 @@ class WhooshSnapshot:
                 id=cols.id_of(d), score=round(float(scores[i]), 4) if ranked else None,
                 article=art, story=self._story(d, docs, request.story_others)))
         facets = {}
-        matches = Selection(docs, cols.live)
+        # Facets without a filter of their own count the matches themselves, all at once.
+        counts = cols.facet_counts(Selection(docs, cols.live),
+                                   [f.name for f in request.facets if f.name not in filters])
         for f in request.facets:
-            column = cols.facets[f.name]
-            # Without a filter of its own a facet counts the matches themselves.
-            counted = Selection(_narrowed(found, filters, f.name, self.n)[0], cols.live) \
-                if f.name in filters else matches
-            facets[f.name] = column.top(column.counts_of(counted), f.size, f.selected)
+            if f.name in filters:
+                counted = Selection(_narrowed(found, filters, f.name, self.n)[0], cols.live)
+                counts.update(cols.facet_counts(counted, [f.name]))
+            facets[f.name] = cols.facets[f.name].top(counts[f.name], f.size, f.selected)
         days = DayCounts()
         if request.days:
             dated = _narrowed(found, filters, "date", self.n)[0] if "date" in filters \
