@@ -299,3 +299,28 @@ def test_facet_counts_are_exact_for_few_half_or_nearly_all_matches(tmp_path, mon
                 # (a selected value is listed even when no match has it)
                 got = {b["value"]: b["count"] for b in result.facets[name] if b["count"]}
                 assert got == expected(chosen, name), (q, filters, name)
+
+
+def test_a_ranking_tier_matches_the_same_articles_without_scoring_them(tmp_path):
+    """The tier of articles having every word (ranked first) is evaluated without scores:
+    for every kind of clause it is exactly the articles the scored evaluation finds."""
+    from searchsvc.engine import Bool, Fuzzy, Near, Phrase, Prefix, Term, Value, Wildcard
+
+    index = tmp_path / "index"
+    build_sources(index, [_source(tmp_path)])
+    clauses = [Term("rose"), Term("maker3", "title"), Phrase(("share", "rose")),
+               Phrase(("rose", "again"), slop=2), Prefix("cit"), Wildcard("make?3"),
+               Fuzzy("city9", distance=1), Near(Term("share"), Term("again"), 3),
+               Bool(must=(Term("rose"),), should=(Term("city1"), Term("city2")), min_should=1),
+               Bool(should=(Term("city1"), Term("city2"), Term("maker3")), min_should=2),
+               Bool(must=(Term("share"),), must_not=(Term("city4"),)),
+               Bool(must=(Term("share"), Value("places", "place1")))]
+    with open_snapshot(index) as snapshot:
+        for q in clauses:
+            scored = snapshot.evaluator.hits(q)
+            bare = snapshot.evaluator.hits(q, scored=False)
+            assert len(scored.doc_ids()) > 0, q
+            assert bare.doc_ids().tolist() == scored.doc_ids().tolist(), q
+            assert bare.scores is None, q
+        # and scoring is back on for the next search
+        assert snapshot.evaluator.hits(Term("rose")).scores is not None

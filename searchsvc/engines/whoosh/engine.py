@@ -174,7 +174,7 @@ class WhooshSnapshot:
         total = len(docs)
         stories = self._story_count(docs)
         ranked = request.sort == "relevance" and request.query is not None
-        tier = self.evaluator.hits(request.first).contains(docs) \
+        tier = self.evaluator.hits(request.first, scored=False).contains(docs) \
             if ranked and request.first is not None else None
         if ranked and request.rescore and total:
             scores = self._rescored(docs, scores, tier, request.rescore)
@@ -367,7 +367,7 @@ class WhooshSnapshot:
         found, filters = self._matches(request)
         docs, scores = _narrowed(found, filters, None, self.n)
         ranked = request.sort == "relevance" and request.query is not None
-        tier = self.evaluator.hits(request.first).contains(docs) \
+        tier = self.evaluator.hits(request.first, scored=False).contains(docs) \
             if ranked and request.first is not None else None
         if ranked and request.recency_days:
             scores = self._with_recency(docs, scores, request.recency_days)

@@ -201,17 +201,23 @@ class Evaluator:
         self.everyone_live = bool(columns.live.all())
         self._expansions: dict[tuple, list[str]] = {}
         self._budget = max_terms
+        self._scoring = True
 
     # -- entry points -----------------------------------------------------------------------
 
-    def hits(self, q: Query | None) -> Hits:
-        """The live documents ``q`` matches, with their scores; None matches every live
-        document."""
+    def hits(self, q: Query | None, scored: bool = True) -> Hits:
+        """The live documents ``q`` matches, with their scores (none if not ``scored``: which
+        documents match is all a ranking tier asks, and scoring a common word's whole
+        posting list was most of evaluating it); None matches every live document."""
         self._budget = self.max_terms
         live = self.columns.live
         if q is None:
             return dense(live.copy())
-        found = self._eval(q)
+        self._scoring = scored
+        try:
+            found = self._eval(q)
+        finally:
+            self._scoring = True
         if self.everyone_live:  # no article deleted: nothing to take out of the matches
             return found
         if found.dense:
@@ -306,6 +312,8 @@ class Evaluator:
     def _scored(self, fld: str, ids: np.ndarray, freq: np.ndarray, weight: float) -> Hits:
         if not len(ids):
             return NOTHING
+        if not self._scoring:
+            return sparse(ids)
         return sparse(ids, self._bm25(fld, ids, freq, weight))
 
     def _value(self, q: Value) -> Hits:
