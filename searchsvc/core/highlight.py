@@ -15,6 +15,7 @@ three that do not overlap, shown in document order and cut at word boundaries. W
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import operator
 import re
@@ -61,6 +62,10 @@ class Matcher:
     # not everywhere ("of" in "bank of england").
     phrases: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
     _seen: dict[tuple[str, str], bool] = field(default_factory=dict)
+    # Tokens as written already judged, and the index terms of those accepted: one search
+    # highlights ten titles and bodies with one matcher, and their words repeat.
+    _judged: set[str] = field(default_factory=set)
+    _accepted: dict[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.terms or self.prefixes or self.patterns or self.fuzzy
@@ -123,17 +128,19 @@ def _matches(text: str, matcher: Matcher | None) -> list[tuple[int, int, str]]:
         return []
     found = list(TOKEN_PATTERN.finditer(text))
     raw: list[str] = list(map(_WHOLE, found))
-    term: dict[str, str] = {}
-    accepted: set[str] = set()
-    for token in set(raw):
+    distinct = set(raw)
+    for token in distinct - matcher._judged:
         word, t = term_of(token)
-        term[token] = t
         if matcher.matches(word, t):
-            accepted.add(token)
+            matcher._accepted[token] = t
+    matcher._judged |= distinct
+    accepted = distinct & matcher._accepted.keys()
+    term = matcher._accepted
     phrases = matcher.phrases
     ends: dict[int, list[tuple[str, ...]]] = {}
     terms: list[str] = []
     if phrases:
+        term = {token: term_of(token)[1] for token in distinct}
         terms = [term[token] for token in raw]
         for i in [i for i, t in enumerate(terms) if t in phrases]:
             ends[i] = [p for p in phrases[terms[i]]
@@ -215,12 +222,18 @@ def snippets(text: str, matcher: Matcher | None, limit: int = MAX_SNIPPETS) -> l
     for _, _, t in spans:
         frequency[t] = frequency.get(t, 0) + 1
     windows = []
+    # Spans do not overlap, so their starts and ends both ascend: the spans inside a window
+    # are a run found by bisection (at most 50 either side of its own, as always).
+    starts = [a for a, _, _ in spans]
+    ends = [b for _, b, _ in spans]
     for i, (s, e, _) in enumerate(spans):
         centre = (s + e) // 2
         lo = max(0, centre - WINDOW // 2)
         hi = min(len(text), lo + WINDOW)
         lo = max(0, hi - WINDOW)
-        inside = {t for a, b, t in spans[max(0, i - 50): i + 50] if a >= lo and b <= hi}
+        first = max(i - 50, bisect.bisect_left(starts, lo, 0, i + 1))
+        last = min(i + 50, bisect.bisect_right(ends, hi, i))
+        inside = {t for _, _, t in spans[first:last]}
         rarity = sum(1 / frequency[t] for t in inside)
         windows.append((len(inside), rarity, -s, lo, hi))
     windows.sort(reverse=True)
