@@ -324,3 +324,34 @@ def test_a_ranking_tier_matches_the_same_articles_without_scoring_them(tmp_path)
             assert bare.scores is None, q
         # and scoring is back on for the next search
         assert snapshot.evaluator.hits(Term("rose")).scores is not None
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
+def test_closing_a_snapshot_releases_its_files_and_maps(tmp_path):
+    """A server opens a snapshot per generation for months: each one it closes must give back
+    its file descriptors and maps, or a worker runs out of them."""
+    from searchsvc.engine import Term
+
+    index = tmp_path / "index"
+    build_sources(index, [_source(tmp_path)])
+
+    def held() -> tuple[int, int]:
+        """Descriptors and maps of the index's files (other threads' files left out)."""
+        files = 0
+        for fd in Path("/proc/self/fd").iterdir():
+            try:
+                files += str(index) in str(fd.readlink())
+            except OSError:  # closed meanwhile
+                pass
+        return files, Path("/proc/self/maps").read_text().count(str(index))
+
+    with open_snapshot(index) as snapshot:  # the first opening maps what stays mapped
+        assert snapshot.evaluator.hits(Term("share")).size() > 0
+    gc.collect()
+    before = held()
+    for _ in range(5):
+        with open_snapshot(index) as snapshot:
+            assert snapshot.evaluator.hits(Term("share")).size() > 0
+            assert held()[1] > before[1] or held()[0] > before[0]  # it did open something
+    gc.collect()
+    assert held() == before
