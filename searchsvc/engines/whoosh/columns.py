@@ -3,8 +3,9 @@
 Everything that depends on *which* documents match, rather than on how well, runs as array
 operations on boolean masks over all documents: a date filter is a comparison on the date
 column, a facet filter ORs the documents of the selected values, a facet's counts are a
-``bincount`` of its (document, value) pairs inside the mask (exact, whatever the number of
-matches), the day counts of the histogram a ``bincount`` of the date column, collapse an
+``bincount`` of its (document, value) pairs inside the mask or, when many match, of the
+matches' combinations of facet values (exact either way), the day counts of the histogram a
+``bincount`` of the date column, collapse an
 operation on the story keys (a 63-bit hash of each story id, so stories compare across
 segments without a dictionary of every id).
 
