@@ -326,6 +326,93 @@ def test_a_ranking_tier_matches_the_same_articles_without_scoring_them(tmp_path)
         assert snapshot.evaluator.hits(Term("rose")).scores is not None
 
 
+def test_a_page_ranked_within_its_tier_scores_only_the_tier(tmp_path, monkeypatch):
+    """When the articles having every word can fill the page and the rescore window, only
+    they are scored. Every page must be the one scoring every match gives: the same
+    articles, scores and totals, with filters, later pages, recency and collapsing (which
+    can leave the tier short of a page: then every match is scored after all)."""
+    from searchsvc.core.params import parse_search_args
+    from searchsvc.core.search import count, search
+    from searchsvc.engine import Term
+    from searchsvc.engines.whoosh import engine as whoosh_engine
+
+    source = _source(tmp_path)
+    copy = {"date": "1987-03-09", "title": "Zebra shares rose", "body": "zebra rose again"}
+    harbour = [{"id": f"h{i}", "date": f"1987-03-{i % 28 + 1:02d}", "title": "Harbour news",
+                "body": "harbour " * (i % 7 + 1) + "tolls " * (i % 5 + 1) + "rose " * (i % 3)}
+               for i in range(80)]  # words said a different number of times in each
+    with source.open("a", encoding="utf-8") as fh:  # and a story of 25 copies
+        fh.write("".join(json.dumps(r) + "\n" for r in harbour))
+        fh.write("".join(json.dumps({"id": f"z{i}", **copy}) + "\n" for i in range(25)))
+    index = tmp_path / "index"
+    build_sources(index, [source])
+    # a window of 20 lets a tier of this small index fill it
+    monkeypatch.setattr(whoosh_engine, "RESCORE_WINDOW", 20)
+    queries = ["shares rose", "rose again", "share city1 again", "rose maker3",
+               "shares rose again city2", "again fall", "the share rose", "zebra rose",
+               "harbour tolls", "harbour tolls rose", "harbour rose"]
+    variants = [{}, {"collapse": "false"}, {"page": "2"}, {"per_page": "50"},
+                {"topics": "acq"}, {"places": "place1", "collapse": "false"},
+                {"recency": "1w"}, {"from": "1987-03-05", "to": "1987-03-20"},
+                {"page": "3", "collapse": "false", "recency": "4w"}]
+
+    def pages(snapshot) -> list:
+        out = []
+        for q in queries:
+            for extra in variants:
+                r = search(snapshot, parse_search_args({"q": q, **extra}))
+                out.append((q, extra, r.total, r.total_stories, r.facets,
+                            [(h.id, h.score) for h in r.hits]))
+        return out
+
+    with open_snapshot(index) as snapshot:
+        # what each search scored: "tier" (n documents), "every" match
+        scored: list[list[tuple[str, int]]] = []
+        ev, engine_search = snapshot.evaluator, snapshot.search
+        real_scores_of, real_hits = ev.scores_of, ev.hits
+
+        def spied_search(request):
+            scored.append([])
+            asked.append(request.query)
+            return engine_search(request)
+
+        def scores_of(q, docs):
+            scored[-1].append(("tier", len(docs)))
+            return real_scores_of(q, docs)
+
+        def hits(q, **kwargs):
+            if kwargs.get("scored", True) and q is not None and q is asked[-1]:
+                scored[-1].append(("every", 0))
+            return real_hits(q, **kwargs)
+
+        asked: list = []
+        monkeypatch.setattr(snapshot, "search", spied_search)
+        monkeypatch.setattr(ev, "scores_of", scores_of)
+        monkeypatch.setattr(ev, "hits", hits)
+        lazy = pages(snapshot)
+        with monkeypatch.context() as m:  # a tier that is never enough: every match scored
+            m.setattr(whoosh_engine.WhooshSnapshot, "_tier_enough",
+                      staticmethod(lambda request: 10**9))
+            full = pages(snapshot)
+        ways = scored[: len(lazy)]
+        # a search sorted by date and a count (did-you-mean's) rank nothing: nothing scored
+        del scored[:]
+        newest = search(snapshot, parse_search_args({"q": "harbour tolls", "sort": "newest"}))
+        assert newest.total == 80 and [h.score for h in newest.hits] == [None] * 10
+        assert count(snapshot, Term("harbour"), {}) == 80
+        assert scored == [[], []]
+
+    partly = [page for page, way in zip(lazy, ways, strict=True)
+              if [k for k, _ in way] == ["tier"] and way[0][1] < page[2]]
+    assert len(partly) >= len(lazy) // 4  # many pages scored fewer documents than matched
+    assert any([k for k, _ in way] == ["tier", "every"] for way in ways)  # some fell back
+    assert all([k for k, _ in way] == ["every"] for way in scored[len(lazy):])
+    for a, b in zip(lazy, full, strict=True):
+        assert a[:5] == b[:5], a[:2]
+        assert [i for i, _ in a[5]] == [i for i, _ in b[5]], a[:2]
+        assert [s for _, s in a[5]] == pytest.approx([s for _, s in b[5]], rel=1e-5), a[:2]
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
 def test_closing_a_snapshot_releases_its_files_and_maps(tmp_path):
     """A server opens a snapshot per generation for months: each one it closes must give back

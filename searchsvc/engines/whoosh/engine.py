@@ -169,18 +169,22 @@ class WhooshSnapshot:
 
     def search(self, request: EngineRequest) -> EngineResult:
         cols = self.columns
-        found, filters = self._matches(request)
+        # A count (no page: did-you-mean, the plain reading's total) has nothing to rank.
+        ranked = request.sort == "relevance" and request.query is not None and request.limit > 0
+        first = self.evaluator.hits(request.first, scored=False) \
+            if ranked and request.first is not None else None
+        # Articles with every word rank first: a tier that can fill the page may decide it
+        # alone, and then the matches are found unscored and only the tier is scored.
+        lazy = first is not None and first.size() >= self._tier_enough(request)
+        found, filters = self._matches(request, scored=ranked and not lazy)
         docs, scores = _narrowed(found, filters, None, self.n)
         total = len(docs)
         stories = self._story_count(docs)
-        ranked = request.sort == "relevance" and request.query is not None
-        tier = self.evaluator.hits(request.first, scored=False).contains(docs) \
-            if ranked and request.first is not None else None
-        if ranked and request.rescore and total:
-            scores = self._rescored(docs, scores, tier, request.rescore)
-        if ranked and request.recency_days:
-            scores = self._with_recency(docs, scores, request.recency_days)
-        window = self._window(request, docs, scores if ranked else None, tier)
+        tier = first.contains(docs) if first is not None else None
+        if ranked:
+            scores, window = self._ranking(request, docs, None if lazy else scores, tier)
+        else:
+            window = self._window(request, docs, None, None)
         hits = []
         page = docs[window].tolist()
         stored = self._stored(page) if request.fields else [None] * len(page)
@@ -209,20 +213,69 @@ class WhooshSnapshot:
     def n(self) -> int:
         return self.columns.n
 
-    def _matches(self, request: EngineRequest) -> tuple[Hits, dict[str, Hits]]:
+    def _matches(self, request: EngineRequest, scored: bool = True,
+                 ) -> tuple[Hits, dict[str, Hits]]:
         ev = self.evaluator
-        return ev.hits(request.query), {name: ev.hits(f) for name, f in request.filters.items()}
+        return (ev.hits(request.query, scored=scored),
+                {name: ev.hits(f) for name, f in request.filters.items()})
+
+    @staticmethod
+    def _tier_enough(request: EngineRequest) -> int:
+        """How many tier documents can fill the page."""
+        return request.offset + request.limit
+
+    def _ranking(self, request: EngineRequest, docs: np.ndarray, scores: np.ndarray | None,
+                 tier: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(the ranking's scores, the page's positions in ``docs``). Without ``scores`` (the
+        matches found unscored) the tier is first ranked alone, scored, rescored and
+        collapsed as the whole ranking would be. A tier document outranks every other, and
+        the rescore window holds either the whole tier or tier documents only, so when the
+        tier alone fills the page, that is the page. Otherwise (the tier is short of a page
+        once filtered, or once collapsed to one article per story) every match is scored."""
+        assert request.query is not None
+        if scores is None:
+            assert tier is not None
+            inside = np.flatnonzero(tier)
+            if len(inside) >= self._tier_enough(request):
+                within = docs[inside]
+                part = self._final_scores(
+                    request, within, self.evaluator.scores_of(request.query, within), None)
+                window = self._window(request, within, part, None)
+                if len(window) == request.limit:
+                    scores = np.zeros(len(docs), np.float32)
+                    scores[inside] = part
+                    return scores, inside[window]
+            scores = self.evaluator.hits(request.query).scores_at(docs)
+        scores = self._final_scores(request, docs, scores, tier)
+        return scores, self._window(request, docs, scores, tier)
+
+    def _final_scores(self, request: EngineRequest, docs: np.ndarray, scores: np.ndarray,
+                      tier: np.ndarray | None) -> np.ndarray:
+        """The ranking's scores: the proximity rescore, then the recency decay."""
+        if request.rescore and len(docs):
+            scores = self._rescored(docs, scores, tier, request.rescore)
+        if request.recency_days:
+            scores = self._with_recency(docs, scores, request.recency_days)
+        return scores
 
     def _rescored(self, docs: np.ndarray, scores: np.ndarray, tier: np.ndarray | None,
                   clauses: tuple) -> np.ndarray:
         """The rescore clauses (the proximity bonus) added to the best RESCORE_WINDOW
-        matches, ranked by tier and score (``scores`` aligned with ``docs``)."""
+        matches, ranked by tier and score (``scores`` aligned with ``docs``); ties at the
+        window's edge go to the newer article, then the lower document number, as the
+        ranking orders them: which of them get the bonus must not depend on the scores of
+        the matches outside the window (a page ranked within its tier has none)."""
         key = scores.astype(np.float64)
         if tier is not None:
             key = key + np.where(tier, key.max() + 1.0, 0.0)
         where = np.arange(len(docs))
         if len(docs) > RESCORE_WINDOW:
-            where = np.sort(np.argpartition(-key, RESCORE_WINDOW)[:RESCORE_WINDOW])
+            cut = np.partition(key, len(key) - RESCORE_WINDOW)[len(key) - RESCORE_WINDOW]
+            above, tied = np.flatnonzero(key > cut), np.flatnonzero(key == cut)
+            undated = np.iinfo(np.int64).max // 2
+            dates = self.columns.date[docs[tied]].astype(np.int64)
+            tied = tied[np.lexsort((tied, np.where(dates < 0, undated, -dates)))]
+            where = np.sort(np.concatenate([above, tied[: RESCORE_WINDOW - len(above)]]))
         out = scores.copy()
         out[where] += self.evaluator.rescore(docs[where], clauses)
         return out

@@ -119,6 +119,21 @@ def _combine(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np
     return uniq, sums.astype(np.float32)
 
 
+def _restricted(ids: np.ndarray, values: np.ndarray, within: np.ndarray,
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The postings (``ids`` ascending, their ``values``) of the documents in ``within``
+    (ascending): the shorter list looked up in the longer."""
+    if not len(ids) or not len(within):
+        return ids[:0], values[:0]
+    if len(within) < len(ids):
+        pos = np.minimum(np.searchsorted(ids, within), len(ids) - 1)
+        pos = pos[ids[pos] == within]
+    else:
+        at = np.minimum(np.searchsorted(within, ids), len(within) - 1)
+        pos = np.flatnonzero(within[at] == ids)
+    return ids[pos], values[pos]
+
+
 def _doc_of(keys: np.ndarray) -> np.ndarray:
     return keys >> 32
 
@@ -202,6 +217,7 @@ class Evaluator:
         self._expansions: dict[tuple, list[str]] = {}
         self._budget = max_terms
         self._scoring = True
+        self._within: np.ndarray | None = None
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -231,6 +247,20 @@ class Evaluator:
             return found
         return sparse(found.ids[keep], found.scores[keep] if found.scores is not None else None)
 
+    def scores_of(self, q: Query, docs: np.ndarray) -> np.ndarray:
+        """The scores ``q`` gives the documents ``docs`` (ascending; zero where it does not
+        match), aligned with ``docs``: every leaf reads only the postings of ``docs``. A page
+        ranked within a tier needs the scores of the tier's few thousand documents, not of
+        the hundreds of thousands a common word's postings hold. Term statistics (document
+        frequencies, lengths) stay those of the whole generation, so each score is the one
+        :meth:`hits` gives."""
+        self._budget = self.max_terms
+        self._within = docs
+        try:
+            return self._eval(q).scores_at(docs)
+        finally:
+            self._within = None
+
     def evaluate(self, q: Query | None) -> tuple[np.ndarray, np.ndarray]:
         """(mask, scores) over every document (zero outside the live matches)."""
         return self.hits(q).to_dense(self.n)
@@ -259,12 +289,15 @@ class Evaluator:
         if isinstance(q, Term):
             fld = q.field or TEXT
             ids, tf = self._postings(fld, q.text)
-            return self._scored(fld, ids, tf, q.boost * idf(len(ids), self.field_docs[fld]))
+            weight = q.boost * idf(len(ids), self.field_docs[fld])
+            if self._within is not None:
+                ids, tf = _restricted(ids, tf, self._within)
+            return self._scored(fld, ids, tf, weight)
         if isinstance(q, Phrase):
             fld = q.field or TEXT
             if len(q.terms) == 1:
                 return self._eval(Term(q.terms[0], q.field, q.boost))
-            ids, freq = self._phrase_occurrences(fld, q.terms, q.slop)
+            ids, freq = self._phrase_occurrences(fld, q.terms, q.slop, self._within)
             weight = q.boost * sum(idf(self._df(fld, t), self.field_docs[fld])
                                    for t in q.terms)
             return self._scored(fld, ids, freq, weight)
@@ -405,7 +438,7 @@ class Evaluator:
              *(q.right.terms if isinstance(q.right, Phrase) else (q.right.text,)))))
         parts = []
         for f in self._fields(fld):
-            docs = self._candidates(f, every, None)
+            docs = self._candidates(f, every, self._within)
             if not len(docs):
                 continue
             a0, a1 = self._spans(f, q.left, docs)
