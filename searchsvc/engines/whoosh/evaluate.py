@@ -55,6 +55,7 @@ from searchsvc.engines.whoosh.hits import (
     NOTHING,
     SPARSE_SHARE,
     Hits,
+    added,
     all_of,
     any_of,
     dense,
@@ -114,6 +115,8 @@ def _combine(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     if len(parts) == 1:
         return parts[0][0], parts[0][1].astype(np.float32)
+    if len(parts) == 2:  # a word's title and body postings
+        return added(parts[0], parts[1])
     uniq, sums, _ = summed(np.concatenate([p[0] for p in parts]),
                            np.concatenate([p[1] for p in parts]).astype(np.float64))
     return uniq, sums.astype(np.float32)
