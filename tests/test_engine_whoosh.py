@@ -413,6 +413,72 @@ def test_a_page_ranked_within_its_tier_scores_only_the_tier(tmp_path, monkeypatc
         assert [s for _, s in a[5]] == pytest.approx([s for _, s in b[5]], rel=1e-5), a[:2]
 
 
+def test_day_counts_are_those_of_the_matching_articles_dates(tmp_path):
+    """The histogram's days, for every article (a page opened on no query, then again from
+    what was counted once), for some, and under a date filter (which the histogram
+    ignores): each dated article's day once, the undated on none."""
+    import datetime as dt
+    from collections import Counter
+
+    from searchsvc.engine import DateRange, EngineRequest, Term
+
+    source = _source(tmp_path)
+    records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
+    undated = [{"id": f"u{i}", "title": "Shares undated", "body": "shares rose in city1"}
+               for i in range(5)]
+    with source.open("a", encoding="utf-8") as fh:
+        fh.write("".join(json.dumps(r) + "\n" for r in undated))
+    index = tmp_path / "index"
+    build_sources(index, [source])
+    everything = records + undated
+
+    def days(chosen) -> dict[int, int]:
+        return dict(Counter(dt.date.fromisoformat(r["date"][:10]).toordinal()
+                            for r in chosen if r.get("date")))
+
+    with open_snapshot(index) as snapshot:
+        def counted(query=None, **filters) -> dict[int, int]:
+            found = snapshot.search(EngineRequest(query=query, filters=filters, days=True,
+                                                  sort="newest"))
+            return dict(zip(found.days.ordinals.tolist(), found.days.counts.tolist(),
+                            strict=True))
+
+        assert counted() == days(everything)
+        assert counted() == days(everything)  # from the counts kept
+        city1 = [r for r in everything if "city1" in r["body"]]
+        assert counted(Term("city1")) == days(city1)
+        march = DateRange(dt.date(1987, 3, 10), dt.date(1987, 3, 12))
+        assert counted(Term("city1"), date=march) == days(city1)
+        assert counted(date=march) == days(everything)
+        assert counted(Term("undated")) == {}
+
+
+@pytest.mark.parametrize("sort_below", [1, 10**9])
+def test_a_search_counts_each_story_once(tmp_path, monkeypatch, sort_below):
+    """``total_stories``: 25 copies of an article are one story, the other articles one
+    each; counted by sorting the matches' story keys or by flags over story numbers."""
+    from searchsvc.core.params import parse_search_args
+    from searchsvc.core.search import search
+    from searchsvc.engines.whoosh import engine as whoosh_engine
+
+    source = _source(tmp_path)
+    copy = {"date": "1987-03-09", "title": "Zebra shares rose", "body": "zebra rose again"}
+    with source.open("a", encoding="utf-8") as fh:
+        fh.write("".join(json.dumps({"id": f"z{i}", **copy}) + "\n" for i in range(25)))
+    index = tmp_path / "index"
+    build_sources(index, [source])
+    monkeypatch.setattr(whoosh_engine, "STORY_COUNT_SORT_MAX", sort_below)
+    with open_snapshot(index) as snapshot:
+        def counts(q: str) -> tuple[int, int]:
+            r = search(snapshot, parse_search_args({"q": q, "collapse": "false"}))
+            return r.total, r.total_stories
+
+        assert counts("zebra") == (25, 1)
+        assert counts("rose") == (325, 301)
+        assert counts("maker3") == (43, 43)
+        assert counts("nothingatall") == (0, 0)
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
 def test_closing_a_snapshot_releases_its_files_and_maps(tmp_path):
     """A server opens a snapshot per generation for months: each one it closes must give back

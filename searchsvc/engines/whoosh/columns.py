@@ -320,6 +320,9 @@ class Columns:
     _by_date: tuple[np.ndarray, np.ndarray] | None = None  # (docs in date order, their dates)
     _bases: list[int] = field(default_factory=list)      # each part's first docnum
     _signatures: FacetSignatures | None = None
+    _days: tuple[np.ndarray, int, int] | None = None  # (day numbers, first ordinal, days)
+    _all_days: tuple[np.ndarray, np.ndarray] | None = None
+    _live_count: int | None = None
 
     def __post_init__(self) -> None:
         self._bases = [base for _, base in self.parts]
@@ -421,15 +424,31 @@ class Columns:
         return np.sort(order[lo:hi]).astype(np.int64) if hi > lo else np.zeros(0, np.int64)
 
     def day_counts_of(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(ordinals, counts) of every day with matches (``docs``), ascending."""
-        dates = self.date[docs]
-        dates = dates[dates != NO_DATE]
-        if not len(dates):
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        low = int(dates.min())
-        counts = np.bincount(dates - low)
+        """(ordinals, counts) of every day with matches (``docs``: distinct live documents),
+        ascending. One count of the matches' day numbers (days since the archive's first;
+        the undated in a bin after the last), made once per snapshot, in place of taking
+        out the undated, finding the earliest and counting from it on every search."""
+        if self._days is None:
+            dated = self.date != NO_DATE
+            first = int(self.date[dated].min()) if dated.any() else 0
+            span = int(self.date[dated].max()) - first + 1 if dated.any() else 0
+            self._days = (np.where(dated, self.date - first, span).astype(np.intp), first, span)
+        numbers, first, span = self._days
+        if len(docs) == self.live_count and self._all_days is not None:
+            # every article (a page opened on no query, a date filter alone): counted once
+            return self._all_days[0].copy(), self._all_days[1].copy()
+        counts = np.bincount(numbers[docs])[:span]  # without the undated bin
         days = np.flatnonzero(counts)
-        return days + low, counts[days]
+        found = (days + first).astype(np.int64), counts[days].astype(np.int64)
+        if len(docs) == self.live_count:
+            self._all_days = found
+        return found
+
+    @property
+    def live_count(self) -> int:
+        if self._live_count is None:
+            self._live_count = int(np.count_nonzero(self.live))
+        return self._live_count
 
 
 def _ordinal(value: int) -> np.int32:

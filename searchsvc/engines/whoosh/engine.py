@@ -382,7 +382,9 @@ class WhooshSnapshot:
         if len(docs) < STORY_COUNT_SORT_MAX:
             return int(len(np.unique(self.columns.story_key[docs])))
         index = self._story_index()
-        return int(np.count_nonzero(np.bincount(index.number[docs], minlength=index.count)))
+        seen = np.zeros(index.count, bool)  # a flag per story: an eighth of a count's bytes
+        seen[index.number[docs]] = True
+        return int(np.count_nonzero(seen))
 
     def _story(self, d: int, docs: np.ndarray, others: int) -> StoryInfo:
         """The story of ``d``: its size among the matches (``docs``, sorted), the others'
