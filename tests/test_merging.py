@@ -96,7 +96,9 @@ def write_update(src: Path, n: int, revision: int = 0) -> None:
 
 
 QUERIES = [{"q": "walruses"}, {"q": "revised"}, {"q": "seals again"}, {"q": "number3"},
-           {"q": "", "places": "usa"}, {"q": '"about walruses"'}, {"q": "updat*"}]
+           {"q": "", "places": "usa"}, {"q": '"about walruses"'}, {"q": "updat*"},
+           {"q": '"walruses and seals"'}, {"q": '"update seals"~4'},
+           {"q": "walruses NEAR/2 seals"}, {"q": '"about revised" NEAR/3 seals'}]
 
 
 def outcome(index: Path) -> list:
@@ -137,3 +139,39 @@ def test_merged_updates_with_replaced_and_removed_articles_search_like_a_fresh_b
     fresh = tmp_path / "fresh"
     build_sources(fresh, [src], "whoosh")
     assert outcome(index) == outcome(fresh)
+
+
+def test_an_index_of_several_segments_searches_like_one_built_at_once(tmp_path):
+    """Before any merge: a build and a few updates, each its own segment. Phrases and
+    proximity read each word's positions segment by segment: every query must find and
+    score what a single-segment build does."""
+    from support.index import build_sources
+
+    def write(n: int) -> None:  # the words in other places and orders in each article
+        body = ("filler " * (n % 4) + ("about walruses and seals" if n % 3 else
+                                       "seals and walruses about") + " seals" * (n % 2))
+        (src / f"s{n}.jsonl").write_text("".join(json.dumps(
+            {"id": f"s{n}-{k}", "date": f"2020-03-{n + k + 1:02d}", "title": f"Update {n}",
+             "body": body + " filler" * k, "topics": [f"t{k}"], "places": ["usa"]}) + "\n"
+            for k in range(n % 3 + 1)))
+
+    src = tmp_path / "src"
+    src.mkdir()
+    write(0)
+    write(1)
+    index = tmp_path / "index"
+    build_sources(index, [src], "whoosh")
+    for n in range(2, 6):
+        write(n)
+        build_sources(index, [src], "whoosh", update_only=True)
+    engine = WhooshEngine(index)
+    try:
+        assert len(engine.snapshot().postings.leaves) >= 3
+    finally:
+        engine.close()
+    fresh = tmp_path / "fresh"
+    build_sources(fresh, [src], "whoosh")
+    found = outcome(index)
+    phrased = [total for q, total, _, _ in found if '"' in q["q"] or "NEAR" in q["q"]]
+    assert sum(1 for total in phrased if total) >= 3  # the phrases and proximity find some
+    assert found == outcome(fresh)

@@ -59,6 +59,7 @@ from searchsvc.engines.whoosh.hits import (
     all_of,
     any_of,
     dense,
+    lookup,
     plus_scores,
     sparse,
     summed,
@@ -164,10 +165,21 @@ def phrase_starts(keys: list[np.ndarray]) -> np.ndarray:
     """Keys of the first word of every exact occurrence of the words in order."""
     starts = keys[0]
     for k, following in enumerate(keys[1:], start=1):
-        starts = np.intersect1d(starts, following - k, assume_unique=True)
+        starts = _common(starts, following - k)
         if not len(starts):
             break
     return starts
+
+
+def _common(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The values in both of two ascending lists of distinct values: the shorter looked up
+    in the longer (``intersect1d`` sorts both together: a common word's million positions)."""
+    if len(a) > len(b):
+        a, b = b, a
+    if not len(a):
+        return a
+    pos = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    return a[b[pos] == a]
 
 
 def _per_doc(keys: np.ndarray, weights: np.ndarray | None = None,
@@ -382,27 +394,40 @@ class Evaluator:
 
     # -- positions ---------------------------------------------------------------------------
 
-    def _candidates(self, fld: str, terms: tuple[str, ...],
-                    within: np.ndarray | None) -> np.ndarray:
-        """The live documents (among ``within``, if given) that have every one of ``terms``:
-        the shortest list looked up in the others. The proximity rescore asks this for the
-        best thousand matches of common words, and sorting each whole posting list
-        (``intersect1d``) cost more than reading the positions."""
-        lists = [self.postings.get(fld, t)[0] for t in terms]
+    def _candidates(self, fld: str, terms: tuple[str, ...], within: np.ndarray | None,
+                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The live documents (among ``within``, if given) that have every one of ``terms``,
+        and their places in each term's postings: the shortest list looked up in the others.
+        The proximity rescore asks this for the best thousand matches of common words, and
+        sorting each whole posting list (``intersect1d``) cost more than reading the
+        positions."""
+        lists: list[tuple[str | None, np.ndarray]] = [
+            (t, self.postings.get(fld, t)[0]) for t in terms]
         if not lists:
-            return np.zeros(0, np.int64)
+            return np.zeros(0, np.int64), {}
         if within is not None:
-            lists.append(within)
-        lists.sort(key=len)
-        docs = lists[0]
-        for other in lists[1:]:
-            if not len(docs):
-                break
-            docs = docs[sparse(other).contains(docs)]
-        return docs[self.columns.live[docs]]
+            lists.append((None, within))
+        lists.sort(key=lambda entry: len(entry[1]))
+        first, docs = lists[0]
+        places = {first: np.arange(len(docs))} if first is not None else {}
+        for term, other in lists[1:]:
+            found, pos = lookup(other, docs)
+            docs = docs[found]
+            places = {t: at[found] for t, at in places.items()}
+            if term is not None:
+                places[term] = pos[found]
+        live = self.columns.live[docs]
+        if not live.all():
+            docs = docs[live]
+            places = {t: at[live] for t, at in places.items()}
+        return docs, places
 
-    def _keys(self, fld: str, term: str, docs: np.ndarray) -> np.ndarray:
-        return self.postings.positions(fld, term).keys(docs)
+    def _keys(self, fld: str, term: str, docs: np.ndarray,
+              places: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        positions = self.postings.positions(fld, term)
+        if places is not None and term in places and fld in TEXT_FIELDS:
+            return positions.keys_at(places[term])
+        return positions.keys(docs)
 
     def _phrase_occurrences(self, fld: str, terms: tuple[str, ...], slop: int,
                             within: np.ndarray | None = None,
@@ -411,10 +436,10 @@ class Evaluator:
         ``TITLE_WEIGHT`` times to the body's."""
         parts = []
         for f in self._fields(fld):
-            docs = self._candidates(f, tuple(dict.fromkeys(terms)), within)
+            docs, places = self._candidates(f, tuple(dict.fromkeys(terms)), within)
             if not len(docs):
                 continue
-            keys = [self._keys(f, t, docs) for t in terms]
+            keys = [self._keys(f, t, docs, places) for t in terms]
             if slop and len(terms) == 2:
                 ids, freq = pair_frequency(keys[0], keys[1], slop)
             elif slop:
@@ -425,10 +450,10 @@ class Evaluator:
         return _combine(parts)
 
     def _spans(self, fld: str, side: Term | Phrase, docs: np.ndarray,
-               ) -> tuple[np.ndarray, np.ndarray]:
+               places: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(first, last) keys of each occurrence of a term or exact phrase in ``docs``."""
         terms = side.terms if isinstance(side, Phrase) else (side.text,)
-        starts = phrase_starts([self._keys(fld, t, docs) for t in terms])
+        starts = phrase_starts([self._keys(fld, t, docs, places) for t in terms])
         return starts, starts + len(terms) - 1
 
     def _near(self, q: Near) -> Hits:
@@ -441,11 +466,11 @@ class Evaluator:
              *(q.right.terms if isinstance(q.right, Phrase) else (q.right.text,)))))
         parts = []
         for f in self._fields(fld):
-            docs = self._candidates(f, every, self._within)
+            docs, places = self._candidates(f, every, self._within)
             if not len(docs):
                 continue
-            a0, a1 = self._spans(f, q.left, docs)
-            b0, b1 = self._spans(f, q.right, docs)  # both ascending
+            a0, a1 = self._spans(f, q.left, docs, places)
+            b0, b1 = self._spans(f, q.right, docs, places)  # both ascending
             # right after left: b0 in (a1, a1 + 1 + d]; left after right: b1 in [a0-1-d, a0)
             after = np.searchsorted(b0, a1 + 2 + q.distance, "left") - \
                 np.searchsorted(b0, a1, "right")

@@ -59,10 +59,10 @@ class Hits:
             # A tier of thousands among half a million matches: placing the few among the
             # many is a fraction of looking each of the many up among the few.
             out = np.zeros(len(docs), bool)
-            found, pos = _found(docs, self.ids)
+            found, pos = lookup(docs, self.ids)
             out[pos[found]] = True
             return out
-        return _found(self.ids, docs)[0]
+        return lookup(self.ids, docs)[0]
 
     def scores_at(self, docs: np.ndarray) -> np.ndarray:
         """The scores of ``docs`` (zero for a document that is not a match)."""
@@ -71,7 +71,7 @@ class Hits:
         if self.mask is not None:
             return self.scores[docs].astype(np.float32)
         assert self.ids is not None
-        found, pos = _found(self.ids, docs)
+        found, pos = lookup(self.ids, docs)
         out = np.zeros(len(docs), np.float32)
         out[found] = self.scores[pos[found]]
         return out
@@ -101,7 +101,7 @@ def dense(mask: np.ndarray, scores: np.ndarray | None = None) -> Hits:
 NOTHING = Hits(ids=_NO_IDS)
 
 
-def _found(sorted_ids: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def lookup(sorted_ids: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(is each of ``docs`` in ``sorted_ids``, its position there when it is)."""
     if not len(sorted_ids):
         return np.zeros(len(docs), bool), np.zeros(len(docs), np.int64)
@@ -127,7 +127,7 @@ def added(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray],
     ids, values = a[0], a[1].astype(np.float32)  # a copy, to add into
     if not len(b[0]):
         return ids, values
-    found, pos = _found(ids, b[0])
+    found, pos = lookup(ids, b[0])
     values[pos[found]] += b[1][found]
     if found.all():
         return ids, values

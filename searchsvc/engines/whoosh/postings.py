@@ -90,6 +90,32 @@ class Positions:
         """Memory of its own (the starts; the rest is the mapped file)."""
         return sum(starts.nbytes for *_, starts in self.parts)
 
+    def keys_at(self, at: np.ndarray) -> np.ndarray:
+        """:meth:`keys` of the documents at places ``at`` (ascending) of the term's postings
+        (``Postings.get``: the segments' records in the same order). A phrase's candidates
+        were found by looking them up in each word's postings: their places are known, and
+        looking the documents up again in each segment was a third of reading positions."""
+        out = []
+        offset = 0
+        for base, local, tfs, pos, starts in self.parts:
+            lo, hi = np.searchsorted(at, [offset, offset + len(local)])
+            sel = at[lo:hi] - offset
+            offset += len(local)
+            if len(sel):
+                out.append(self._keys_of(base, local, tfs, pos, starts, sel))
+        if not out:
+            return np.zeros(0, np.int64)
+        return out[0] if len(out) == 1 else np.concatenate(out)
+
+    @staticmethod
+    def _keys_of(base: int, local: np.ndarray, tfs: np.ndarray, pos: np.ndarray,
+                 starts: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        counts = tfs[sel].astype(np.int64)
+        offsets = np.cumsum(counts) - counts
+        take = np.repeat(starts[sel] - offsets, counts) + np.arange(int(counts.sum()))
+        return (np.repeat(local[sel].astype(np.int64) + base, counts) << 32) \
+            | pos[take].astype(np.int64)
+
     def keys(self, docs: np.ndarray) -> np.ndarray:
         """``doc << 32 | position`` of every position in the given documents (sorted)."""
         docs = np.asarray(docs, dtype=np.int64)
@@ -105,13 +131,8 @@ class Positions:
             wanted = docs[lo:hi] - base
             at = np.searchsorted(local, wanted)
             sel = at[local[at] == wanted]  # wanted ≤ local[-1]: ``at`` is in range
-            if not len(sel):
-                continue
-            counts = tfs[sel].astype(np.int64)
-            offsets = np.cumsum(counts) - counts
-            take = np.repeat(starts[sel] - offsets, counts) + np.arange(int(counts.sum()))
-            out.append((np.repeat(local[sel].astype(np.int64) + base, counts) << 32)
-                       | pos[take].astype(np.int64))
+            if len(sel):
+                out.append(self._keys_of(base, local, tfs, pos, starts, sel))
         if not out:
             return np.zeros(0, np.int64)
         return out[0] if len(out) == 1 else np.concatenate(out)
