@@ -253,6 +253,46 @@ def test_export_csv_is_the_same_records_read_with_the_csv_module(export_app):
         assert row["date"] == (record["date"] or "")
 
 
+FORMULAS = [
+    {"id": "f-link", "date": "2021-04-01", "title": '=HYPERLINK("http://evil.example","Open")',
+     "body": "Tanker formula one.", "source": "@wire"},
+    {"id": "f-plus", "date": "2021-04-02", "title": "+44 line to the tanker desk",
+     "body": "Tanker formula two.", "topics": ["-cmd"]},
+    {"id": "f-tab", "date": "2021-04-03", "title": "\t=1+1", "body": "Tanker formula three."},
+    {"id": "f-number", "date": "2021-04-04", "title": "-3.5",
+     "body": "Tanker formula four."},
+    {"id": "f-plain", "date": "2021-04-05", "title": "Tanker rates = steady",
+     "body": "Tanker formula five."},
+]
+
+
+def test_export_csv_writes_what_a_spreadsheet_would_run_as_text(serve_module):
+    # A title, a source or a facet value a spreadsheet would read as a formula gets a leading
+    # ' (shown as text); a plain number or a formula sign inside the text is left alone, and
+    # the NDJSON export keeps every value as indexed.
+    app = serve_module("formulas", FORMULAS)
+    records = {r["id"]: r for r in ndjson_rows(get(app, "/api/export", q="tanker",
+                                                   format="ndjson"))}
+    rows = {r["id"]: r for r in csv_rows(get(app, "/api/export", q="tanker", format="csv"))}
+    assert set(rows) == set(records) == {a["id"] for a in FORMULAS}
+    assert records["f-link"]["title"] == FORMULAS[0]["title"]
+    assert rows["f-link"]["title"] == "'" + FORMULAS[0]["title"]
+    assert rows["f-link"]["source"] == "'@wire"
+    assert rows["f-plus"]["title"] == "'+44 line to the tanker desk"
+    assert rows["f-tab"]["title"] == "'" + records["f-tab"]["title"]
+    assert rows["f-plus"]["topics"] == "'" + "; ".join(records["f-plus"]["topics"])
+    assert rows["f-number"]["title"] == "-3.5"
+    assert rows["f-plain"]["title"] == "Tanker rates = steady"
+
+
+def test_timeline_csv_writes_a_formula_label_as_text(timeline_app):
+    params = {"q": ["=2+3:oil", "grain"], "interval": "month", "format": "csv"}
+    response = get(timeline_app, "/api/timeline", **params)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    header = next(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert header[4:] == ["'=2+3 count", "'=2+3 share", "grain count", "grain share"]
+
+
 def test_export_fields_choose_the_columns_and_an_unknown_one_is_a_400(export_app):
     rows = ndjson_rows(get(export_app, "/api/export", q="harbour", fields="id,title"))
     assert all(list(r) == ["id", "title"] for r in rows)

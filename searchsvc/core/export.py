@@ -10,6 +10,13 @@ set can be cited and reproduced. Columns: id, date, title, url, source, topics, 
 orgs, story — and body when ``fields`` names it (``fields=id,title,body``, ``fields=+body``
 for every default column and the body, ``fields=all``; default: all but body). In CSV, a
 facet's values are joined with ``; ``.
+
+A CSV is opened in a spreadsheet, and a spreadsheet runs a cell that starts with ``=``, ``+``,
+``-`` or ``@`` (or a tab or carriage return before one) as a formula: an article titled
+``=HYPERLINK("http://…")`` would become a live link, or worse. So, like Kibana's CSV export and
+OWASP's advice, such a text cell is written with a leading ``'`` (:func:`cell`), which
+spreadsheets show as text; a plain number (``-3.5``) cannot be a formula and is left alone.
+NDJSON carries every value exactly as indexed, for tools that need the raw text.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 
 from searchsvc.core import querytext
@@ -30,6 +38,16 @@ COLUMNS = ("id", "date", "title", "url", "source", "topics", "places", "people",
 DEFAULT = tuple(c for c in COLUMNS if c != "body")
 FORMATS = ("csv", "ndjson")
 LISTS = ("topics", "places", "people", "orgs")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+
+
+def cell(value: object) -> object:
+    """``value`` as a CSV cell a spreadsheet will show, not run (see the module docstring)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) \
+            and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def columns_of(raw: str | None) -> tuple[str, ...]:
@@ -80,6 +98,6 @@ def csv_lines(records: Iterator[dict], columns: tuple[str, ...]) -> Iterator[str
     for r in records:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(["; ".join(r[c]) if c in LISTS else ("" if r[c] is None else r[c])
+        writer.writerow([cell("; ".join(r[c]) if c in LISTS else ("" if r[c] is None else r[c]))
                          for c in columns])
         yield buffer.getvalue()

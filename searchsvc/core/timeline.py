@@ -8,7 +8,8 @@ count divided by all the articles of the bucket under the same filters — Media
 "attention"); ``all`` is the all-articles count of each bucket. Every series has the same
 buckets: those of the all-articles span under the filters, empty ones included, so they line
 up in a chart and in the CSV (``format=csv``: one row per bucket, a count and a share column
-per series).
+per series; a label that a spreadsheet would run as a formula is written as text, as in
+``export``).
 
 Unlike the search's date histogram, which charts every date and marks those within
 ``from``/``to``, a timeline counts only within them: its buckets run from ``from`` to ``to``
@@ -24,7 +25,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 
-from searchsvc.core import histogram, querytext
+from searchsvc.core import export, histogram, querytext
 from searchsvc.core.params import SearchQuery
 from searchsvc.core.search import filters_of
 from searchsvc.engine import DayCounts, EngineRequest, Snapshot
@@ -121,7 +122,7 @@ def to_csv(doc: dict) -> str:
     header = ["bucket", "from", "to", "all"]
     for s in doc["series"]:
         header += [f"{s['label']} count", f"{s['label']} share"]
-    writer.writerow(header)
+    writer.writerow(map(export.cell, header))  # a label is whatever the user typed
     for i, b in enumerate(doc["all"]):
         row = [b["value"], b["from"], b["to"], b["count"]]
         for s in doc["series"]:
