@@ -850,6 +850,47 @@ def test_words_two_edits_away_and_common_enough_are_those_of_the_whole_vocabular
                 [w for w in vocabulary.similar(word, 1) if words[w] >= min_df], (word, min_df)
 
 
+def test_a_correction_is_the_rule_applied_to_the_whole_vocabulary():
+    """Did-you-mean walks only the words common enough to be a correction (two edits away:
+    ``UNLIKELY`` times the word's frequency, since every likely slip is one edit away). Its
+    answer must be the documented rule applied to every word of the vocabulary: one edit
+    away (two if none), the same first letter, at least ``slip_ratio`` times as common (and
+    in ``MIN_DF`` articles), the most common of those."""
+    import random
+
+    from searchsvc.core import spelling as sp
+    from searchsvc.vocabulary import MemoryVocabulary
+
+    rng = random.Random(2026)
+    letters = "abcdeist"
+    words = {"".join(rng.choice(letters) for _ in range(rng.randint(3, 7))):
+             max(1, int(rng.paretovariate(0.6))) for _ in range(5000)}
+    documents = 2_000_000
+    vocabulary = MemoryVocabulary(words)
+    every = sorted(words)
+
+    def expected(word: str) -> str | None:
+        df = words.get(word, 0)
+        for distance in (1, 2):
+            if distance == 2 and sp.UNLIKELY * df > documents:
+                return None
+            near = vocabulary.similar(word, distance)  # the whole vocabulary: min_df 1
+            found = [c for c in near if c != word
+                     and words[c] >= max(sp.slip_ratio(word, c) * df, sp.MIN_DF)]
+            if found:
+                return max(found, key=lambda c: (words[c], c))
+        return None
+
+    typed = rng.sample(every, 300) + ["".join(rng.choice(letters) for _ in range(6))
+                                      for _ in range(100)]
+    corrected = 0
+    for word in typed:
+        want = expected(word)
+        assert sp._find_correction(vocabulary, word, documents) == want, word
+        corrected += want is not None
+    assert corrected > 50  # the probes include corrections one and two edits away
+
+
 @pytest.mark.parametrize("q", ["inflaton OR crude", "crude NOT inflaton", "crude AND inflaton"])
 def test_operators_are_never_corrected(spelling, q):
     dym = run(spelling, q=q).did_you_mean

@@ -116,9 +116,11 @@ def _find_correction(vocabulary, word: str, documents: int) -> str | None:
     for distance, ratio in ((1, LIKELY), (2, UNLIKELY)):
         if ratio * df > documents:
             return None  # no word can be that much more common: nothing to look for
-        # Only words at least LIKELY times as common can be a correction: asking for
-        # those alone spares walking the whole vocabulary two edits away.
-        near = vocabulary.similar(word, distance, max(LIKELY * df, MIN_DF))
+        # Only words that much more common can be a correction: asking for those alone
+        # spares walking the whole vocabulary two edits away. Every LIKELY slip (a dropped,
+        # doubled or neighbouring letter, a swap) is one edit away and was looked for first,
+        # so two edits away a correction must be UNLIKELY times as common.
+        near = vocabulary.similar(word, distance, max(ratio * df, MIN_DF))
         candidates = [c for c in near if c != word
                       and vocabulary.df(c) >= max(slip_ratio(word, c) * df, MIN_DF)]
         if candidates:
