@@ -273,11 +273,13 @@ def index(sources: tuple[str, ...], index: str, update: bool, strict: bool, allo
 @_option("source")
 @_option("workers")
 @_option("ingest_dir")
+@_option("postings_cache_mb")
 @_engine_options
 def serve(host: str, port: int, index: str, source: str, workers: int, ingest_dir: str,
-          **engine: Any) -> None:
+          postings_cache_mb: float, **engine: Any) -> None:
     """Serve the API and the search page (builds the index first if there is none)."""
-    settings = _settings(index, source=source, ingest_dir=ingest_dir, **engine)
+    settings = _settings(index, source=source, ingest_dir=ingest_dir,
+                         postings_cache_mb=postings_cache_mb, **engine)
     from searchsvc.server import run
 
     try:

@@ -41,6 +41,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("build_procs", 2, "Processes used by a full build of a large corpus.", int),
     Setting("build_memory_mb", 1024.0, "Memory a build's writers may use before they write a"
             " segment out (split between the workers).", float),
+    Setting("postings_cache_mb", 64.0, "Decoded posting lists a Whoosh searcher keeps (per"
+            " worker process); more can speed up repeated searches, less keeps workers small.",
+            float),
     Setting("engine", "whoosh", "Search engine: whoosh (embedded) or opensearch."),
     Setting("opensearch_url", "", "OpenSearch node URLs, comma-separated (engine opensearch)."),
     Setting("opensearch_user", "", "OpenSearch user name (a secured cluster)."),

@@ -170,13 +170,14 @@ def test_two_indexes_whose_segments_have_the_same_name_are_each_read(tmp_path):
         assert doc_ids(snapshot) == {"b1"}
 
 
-def test_a_searcher_holds_at_most_its_cache_budget_of_postings_and_answers_alike(tmp_path,
-                                                                                monkeypatch):
+def test_a_searcher_holds_at_most_its_cache_budget_of_postings_and_answers_alike(tmp_path):
     """A worker at a million articles grew past 2 GB holding a few thousand decoded posting
-    lists: the cache is bounded in bytes, and what it evicts is read again, the same."""
+    lists: the cache is bounded in bytes (``SEARCHSVC_POSTINGS_CACHE_MB``), and what it
+    evicts is read again, the same; with no cache at all the answers are the same too."""
+    from searchsvc import config
     from searchsvc.core.params import parse_search_args
     from searchsvc.core.search import search
-    from searchsvc.engines.whoosh import postings
+    from searchsvc.engines import open_engine
 
     index = tmp_path / "index"
     build_sources(index, [_source(tmp_path)])
@@ -188,14 +189,27 @@ def test_a_searcher_holds_at_most_its_cache_budget_of_postings_and_answers_alike
                 for q in queries * 2
                 for r in [search(snapshot, parse_search_args({"q": q, "per_page": "50"}))]]
 
-    with open_snapshot(index) as snapshot:
-        expected = answers(snapshot)
-    monkeypatch.setattr(postings, "CACHE_BYTES", 16 * 1024)
-    with open_snapshot(index) as snapshot:
-        assert answers(snapshot) == expected
-        held = snapshot.postings._cached_bytes
-        assert 0 < held <= 16 * 1024
-        assert held == sum(size for _, size in snapshot.postings._cache.values())
+    def opened(cache_mb: str):
+        settings = config.from_env({"SEARCHSVC_POSTINGS_CACHE_MB": cache_mb})
+        settings["INDEX"] = str(index)
+        return open_engine(settings)
+
+    default = opened("")
+    try:
+        expected = answers(default.snapshot())
+        assert default.snapshot().postings._cached_bytes > 16 * 1024  # the default holds more
+    finally:
+        default.close()
+    for cache_mb, budget in (("0.015625", 16 * 1024), ("0", 0)):
+        engine = opened(cache_mb)
+        try:
+            snapshot = engine.snapshot()
+            assert answers(snapshot) == expected, cache_mb
+            held = snapshot.postings._cached_bytes
+            assert held <= budget and (held > 0) == (budget > 0), cache_mb
+            assert held == sum(size for _, size in snapshot.postings._cache.values())
+        finally:
+            engine.close()
 
 
 def test_a_date_filter_matches_the_same_articles_whether_its_window_is_narrow_or_wide(tmp_path):

@@ -18,7 +18,8 @@ def open_engine(settings: Mapping[str, Any]) -> Engine:
         from searchsvc.engines.whoosh.engine import WhooshEngine
 
         return WhooshEngine(settings["INDEX"], max_terms=int(settings.get("MAX_TERMS", 1024)),
-                            build_memory_mb=float(settings.get("BUILD_MEMORY_MB", 1024)))
+                            build_memory_mb=float(settings.get("BUILD_MEMORY_MB", 1024)),
+                            postings_cache_mb=float(settings.get("POSTINGS_CACHE_MB", 64)))
     if name == "opensearch":
         from searchsvc.engines.opensearch.engine import OpenSearchEngine
 

@@ -54,7 +54,7 @@ from searchsvc.engines.whoosh.columns import Columns, Selection, read_segment, s
 from searchsvc.engines.whoosh.evaluate import Evaluator
 from searchsvc.engines.whoosh.hits import Hits, all_of, sparse
 from searchsvc.engines.whoosh.packs import write_pack
-from searchsvc.engines.whoosh.postings import Postings
+from searchsvc.engines.whoosh.postings import CACHE_BYTES, Postings
 from searchsvc.engines.whoosh.schema import build_schema
 from searchsvc.engines.whoosh.segments import (
     PACK,
@@ -94,7 +94,8 @@ class WhooshSnapshot:
     engine_name = "whoosh"
 
     def __init__(self, generation: Path, max_terms: int = 1024,
-                 df_cache: dict[str, int] | None = None):
+                 df_cache: dict[str, int] | None = None,
+                 postings_cache_mb: float = CACHE_BYTES / 2**20):
         self.path = generation
         self.generation = generation.name
         self.ix = whoosh_index.open_dir(str(generation))
@@ -115,7 +116,8 @@ class WhooshSnapshot:
                 else:
                     live[base: base + seg.doc_count_all()] = True
             self.live = live
-            self.postings = Postings(self.reader, [data.lexicons for data, _ in parts])
+            self.postings = Postings(self.reader, [data.lexicons for data, _ in parts],
+                                     int(postings_cache_mb * 2**20))
             overrides = gens.read_json(generation / STORIES, {})
             self.columns = Columns.assemble(parts, live, overrides if isinstance(overrides, dict)
                                             else {}, self.docnum_of)
@@ -1070,10 +1072,12 @@ class WhooshEngine:
     name = "whoosh"
 
     def __init__(self, index_dir: Path | str, max_terms: int = 1024,
-                 build_memory_mb: float = 1024):
+                 build_memory_mb: float = 1024,
+                 postings_cache_mb: float = CACHE_BYTES / 2**20):
         self.index_dir = Path(index_dir)
         self.max_terms = max_terms
         self.build_memory_mb = build_memory_mb
+        self.postings_cache_mb = postings_cache_mb
         self._local = threading.local()
         self._unopenable: set[str] = set()  # generations already logged as failing to open
         self._df: dict[str, int] = {}
@@ -1098,7 +1102,8 @@ class WhooshEngine:
             raise IndexUnavailable(f"the index in {generation} was written by an older "
                                    "searchsvc; rebuild it with `searchsvc index`")
         try:
-            fresh = WhooshSnapshot(generation, self.max_terms, self._df)
+            fresh = WhooshSnapshot(generation, self.max_terms, self._df,
+                                   self.postings_cache_mb)
         except Exception as exc:
             if snap is not None:
                 # Searches go on, on the generation this thread has; an operator must still

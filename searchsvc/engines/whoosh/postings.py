@@ -5,9 +5,12 @@ term frequencies and positions as arrays, read by slicing the segment's postings
 into memory once per process and shared by every generation that has the segment (segments
 never change). Other fields (keywords, ids, dates) are read from Whoosh's W3 blocks, taking
 each block's arrays whole. Results are cached per opened generation (an as-you-type search
-asks for the same terms again at every keystroke), up to :data:`CACHE_BYTES` of arrays: at a
-million articles one common word's postings with positions are tens of MB, and a cache of a
-few thousand of them made a worker grow past 2 GB.
+asks for the same terms again at every keystroke, and one search reads a word's postings more
+than once), up to ``SEARCHSVC_POSTINGS_CACHE_MB`` of arrays (:data:`CACHE_BYTES` by default):
+at a million articles one common word's postings with positions are tens of MB, and a cache
+of a few thousand of them made a worker grow past 2 GB. At a million articles 128 MB cost
+a worker about 90 MB more than 64 MB and bought no latency that the 528-query scale set could
+tell from noise (first runs read other words than the last search's), hence 64.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from searchsvc.engines.whoosh.codec import TEXT_FIELDS, read_record
 from searchsvc.engines.whoosh.packs import Lexicon
 
 CACHE_ENTRIES = 4096
-CACHE_BYTES = 128 * 1024 * 1024  # per opened generation (one per worker)
+CACHE_BYTES = 64 * 1024 * 1024  # per opened generation (one per worker)
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32))
 _MAPS: dict[tuple[int, int], mmap.mmap] = {}
 _MAPS_LOCK = threading.Lock()
@@ -152,8 +155,10 @@ def _nbytes(value) -> int:
 
 
 class Postings:
-    def __init__(self, reader, lexicons: Sequence[dict[str, Lexicon] | None] = ()):
+    def __init__(self, reader, lexicons: Sequence[dict[str, Lexicon] | None] = (),
+                 cache_bytes: int = CACHE_BYTES):
         self.reader = reader
+        self.cache_bytes = cache_bytes
         self.leaves = list(reader.leaf_readers()) if reader.doc_count_all() else []
         self._lexicons = list(lexicons) or [None] * len(self.leaves)
         # Mapped now, not at the first search: a request still running on this generation
@@ -169,12 +174,12 @@ class Postings:
         old = self._cache.pop(key, None)
         if old is not None:
             self._cached_bytes -= old[1]
-        if size > CACHE_BYTES // 4:
+        if size > self.cache_bytes // 4:
             return value  # one huge list would evict everything else, for one request
         self._cache[key] = (value, size)
         self._cached_bytes += size
         while self._cache and (len(self._cache) > CACHE_ENTRIES
-                               or self._cached_bytes > CACHE_BYTES):
+                               or self._cached_bytes > self.cache_bytes):
             self._cached_bytes -= self._cache.popitem(last=False)[1][1]
         return value
 
