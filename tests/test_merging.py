@@ -175,3 +175,22 @@ def test_an_index_of_several_segments_searches_like_one_built_at_once(tmp_path):
     phrased = [total for q, total, _, _ in found if '"' in q["q"] or "NEAR" in q["q"]]
     assert sum(1 for total in phrased if total) >= 3  # the phrases and proximity find some
     assert found == outcome(fresh)
+
+
+def test_merged_string_columns_keep_the_live_documents_strings_in_order():
+    """Ids, hashes, origins and story ids are joined as bytes, deleted documents' left out:
+    what comes out is the list of the live documents' strings, multi-byte and empty ones
+    included."""
+    from searchsvc.engines.whoosh.packs import Strings, concat_strings, pack_strings
+
+    lists = [["a1", "", "Zürich-7", "北京"], ["x"], [], ["é", "last", ""]]
+    keeps = [np.array([True, False, True, True]), np.array([False]), np.zeros(0, bool),
+             np.array([True, True, False])]
+    parts = [(Strings(*pack_strings(values)), keep) for values, keep in zip(lists, keeps,
+                                                                         strict=True)]
+    blob, offsets = concat_strings(parts)
+    expected = [v for values, keep in zip(lists, keeps, strict=True)
+                for v, k in zip(values, keep, strict=True) if k]
+    assert Strings(blob, offsets).all() == expected == ["a1", "Zürich-7", "北京", "é", "last"]
+    everything = concat_strings([(p[0], np.ones(len(p[0]), bool)) for p in parts])
+    assert Strings(*everything).all() == [v for values in lists for v in values]

@@ -30,6 +30,7 @@ from whoosh.matching import ListMatcher
 
 TEXT_FIELDS = ("title", "body")
 _HEAD = struct.Struct("<IB3x")
+RECORD_HEAD = _HEAD.size  # bytes before a record's document numbers
 assert sys.byteorder == "little" and array("I").itemsize == 4 and array("H").itemsize == 2
 
 

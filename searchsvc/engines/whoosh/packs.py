@@ -75,6 +75,28 @@ def pack_strings(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
+def concat_strings(parts: Sequence[tuple[Strings, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(blob, offsets) of the kept strings (``keep``: a bool per string) of several packed
+    lists, in order, cut and joined as bytes: a merge of a million articles' ids, hashes and
+    origins made no Python string of them (as lists they were most of the merge's memory)."""
+    blobs: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
+    for strings, keep in parts:
+        off = np.asarray(strings.offsets, dtype=np.int64)
+        sizes = np.diff(off)
+        blob = strings.blob[int(off[0]): int(off[-1])] if len(off) else strings.blob[:0]
+        if keep.all():
+            blobs.append(blob)
+            lengths.append(sizes)
+        else:
+            blobs.append(blob[np.repeat(keep, sizes)])
+            lengths.append(sizes[keep])
+    offsets = np.zeros(sum(len(n) for n in lengths) + 1, dtype=np.uint64)
+    if len(offsets) > 1:
+        np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    return (np.concatenate(blobs) if blobs else np.zeros(0, np.uint8)).astype(np.uint8), offsets
+
+
 class Strings:
     """A packed list of strings, decoded one at a time (or all at once when asked)."""
 
@@ -102,7 +124,11 @@ def pack_lexicon(terms: Sequence[str]) -> dict[str, np.ndarray]:
     """A segment's sorted terms of one field: ``keys`` (each term's first
     :data:`LEXICON_KEY_BYTES` UTF-8 bytes, fixed width, for binary search in the mapped file)
     and the full terms as packed strings."""
-    encoded = [t.encode("utf-8") for t in terms]
+    return pack_encoded_lexicon([t.encode("utf-8") for t in terms])
+
+
+def pack_encoded_lexicon(encoded: Sequence[bytes]) -> dict[str, np.ndarray]:
+    """:func:`pack_lexicon` of terms already UTF-8 (a merge reads them so)."""
     width = max(1, min(LEXICON_KEY_BYTES, max(map(len, encoded), default=1)))
     keys = np.array([b[:width] for b in encoded], dtype=f"S{width}")
     off = np.zeros(len(encoded) + 1, dtype=np.uint64)
