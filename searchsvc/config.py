@@ -13,6 +13,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from searchsvc.errors import UsageError
+
+
+def megabytes(text: str) -> float:
+    """A size in megabytes: a number, 0 or more (a negative one is refused, not taken as 0)."""
+    value = float(text)
+    if not value >= 0:  # also NaN
+        raise ValueError(f"{text!r} is not a size: give 0 or more (megabytes)")
+    return value
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -32,7 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address `serve` listens on."),
     Setting("port", 8000, "Port `serve` listens on.", int),
     Setting("workers", 2, "Server worker processes (one searcher each).", int),
-    Setting("max_file_mb", 10.0, "Article files larger than this are skipped.", float),
+    Setting("max_file_mb", 10.0, "Article files larger than this are skipped.", megabytes),
     Setting("admin_token", "", "Bearer token for POST /api/reindex, POST /api/articles and"
             " DELETE /api/articles/<id>; empty disables them (404)."),
     Setting("max_query_chars", 2000, "Longer query strings are rejected with 400.", int),
@@ -40,10 +50,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit", 0.0, "Requests per second per client on /api/ (0 = off).", float),
     Setting("build_procs", 2, "Processes used by a full build of a large corpus.", int),
     Setting("build_memory_mb", 1024.0, "Memory a build's writers may use before they write a"
-            " segment out (split between the workers).", float),
+            " segment out (split between the workers).", megabytes),
     Setting("postings_cache_mb", 64.0, "Decoded posting lists a Whoosh searcher keeps (per"
             " worker process); more can speed up repeated searches, less keeps workers small.",
-            float),
+            megabytes),
     Setting("engine", "whoosh", "Search engine: whoosh (embedded) or opensearch."),
     Setting("opensearch_url", "", "OpenSearch node URLs, comma-separated (engine opensearch)."),
     Setting("opensearch_user", "", "OpenSearch user name (a secured cluster)."),
@@ -54,7 +64,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("opensearch_replicas", 1, "Replicas of each shard (1: survives losing a node).", int),
     Setting("ingest_dir", "", "Folder for articles posted over HTTP (default <index>/ingested);"
             " every build reads it too."),
-    Setting("max_ingest_mb", 10.0, "Largest POST /api/articles body.", float),
+    Setting("max_ingest_mb", 10.0, "Largest POST /api/articles body.", megabytes),
     Setting("watch_seconds", 2.0, "How often `index --watch` looks for changes.", float),
     Setting("cors_origins", "", "Origins allowed to call the API from a browser (comma-separated,"
             " or *); empty: no CORS headers."),
@@ -71,7 +81,10 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     resolved = {}
     for s in SETTINGS:
         raw = environ.get(s.envvar)
-        resolved[s.name.upper()] = s.type(raw) if raw not in (None, "") else s.default
+        try:
+            resolved[s.name.upper()] = s.type(raw) if raw not in (None, "") else s.default
+        except ValueError as exc:
+            raise UsageError(f"{s.envvar}={raw!r} is not a valid value ({exc})") from None
     return resolved
 
 

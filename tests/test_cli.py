@@ -280,6 +280,9 @@ def test_the_index_flag_beats_the_environment(seed_index, dated_index, engine_na
     ["frobnicate"],
     ["index", "--no-such-option"],
     ["index", "--procs", "many"],
+    ["index", "--memory-mb", "-5"],
+    ["index", "--max-file-mb", "nan"],
+    ["serve", "--postings-cache-mb", "-1"],
     ["search", "sadr", "--limit", "0"],
     ["search", "sadr", "--limit", "101"],
     ["search", "sadr", "--sort", "sideways"],
@@ -290,6 +293,17 @@ def test_usage_errors_exit_2(tmp_path, args):
     assert result.exit_code == 2
     assert "Error:" in result.stderr
     assert not (tmp_path / "index").exists()
+
+
+@pytest.mark.parametrize("variable, value", [("SEARCHSVC_MAX_FILE_MB", "-1"),
+                                             ("SEARCHSVC_RATE_LIMIT", "fast")])
+def test_a_bad_setting_in_the_environment_is_a_usage_error_naming_it(tmp_path, variable,
+                                                                     value):
+    # `stats` has no flag for either: the value comes from the settings table alone.
+    result = invoke("stats", "--index", tmp_path / "index", env={variable: value})
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and variable in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
 
 
 def test_help_lists_the_commands():
