@@ -7,11 +7,22 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.paths import SEEDS
 
-from searchsvc.ingest.prepare import index_article, story_terms
+from searchsvc.analysis import is_stop, tokens
+from searchsvc.ingest.prepare import PHRASE_WORDS, headline_phrases, index_article, story_terms
 from searchsvc.ingest.readers import read_text_file
-from searchsvc.ingest.stories import DocTerms, TermTable, cluster, similarity
+from searchsvc.ingest.stories import (
+    _WORD,
+    DocTerms,
+    TermTable,
+    _writes,
+    cluster,
+    entities,
+    similarity,
+)
 
 
 def seed_terms() -> list[DocTerms]:
@@ -87,3 +98,48 @@ def test_copies_of_articles_are_one_story_with_the_smallest_id_leading():
     assert {k for k, v in stories.items() if v == "short~0"} == {"short~0", "short~1", "short~2"}
     assert "short-later" not in stories
     assert not any(k.startswith("u") for k in stories)
+
+
+# -- names and headline phrases: fast paths that must say what the plain definitions say ------
+
+_TEXT = st.text(alphabet="aAbBé_1. -'\n<>", max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_TEXT, word=st.text(alphabet="aAbéİ_1.", min_size=1, max_size=4))
+def test_a_word_is_written_in_a_text_exactly_when_the_name_tokeniser_finds_it(text, word):
+    # ``_writes`` looks a sentence's first word up without tokenising the whole body; it must
+    # agree with the tokeniser, or a name is dropped (or kept) that the plain reading keeps.
+    assert _writes(text, word) == (word in set(_WORD.findall(text)))
+
+
+def test_a_sentence_opening_word_the_article_also_writes_in_lower_case_is_not_a_name():
+    body = ("Shares of Hoechst rose today. Traders said shares would rise again. "
+            "Hoechst is the largest chemicals group.")
+    assert "hoechst" in entities("Hoechst shares rise", body)
+    assert "share" not in entities("Hoechst shares rise", body)  # "shares" is written too
+    # Written in lower case only inside longer words, it is still a name.
+    other = "Borsig won the order. Borsig.com and borsigs said so."
+    assert "borsig" in entities("Pump order placed", other)
+    assert "borsig" not in entities("Pump order placed", other + " A borsig is a pump.")
+
+
+def _phrases_by_definition(title: str) -> set[str]:
+    words = [t.word for t in tokens(title)]
+    return {" ".join(words[i:i + n]) for n in PHRASE_WORDS for i in range(len(words) - n + 1)
+            if not is_stop(words[i]) and not is_stop(words[i + n - 1])
+            and all(w.isalnum() for w in words[i:i + n])}
+
+
+@settings(max_examples=300, deadline=None)
+@given(title=st.lists(st.sampled_from(["bank", "of", "england", "the", "G-7", "½", "rates",
+                                       "U.S.", "cuts", "it's", "1,000", "$", "A"]),
+                      max_size=9).map(" ".join))
+def test_headline_phrases_are_the_runs_of_two_to_four_words_without_stop_word_ends(title):
+    assert headline_phrases(title) == _phrases_by_definition(title)
+
+
+def test_a_headline_offers_its_name_phrases_for_completion():
+    assert headline_phrases("BANK OF ENGLAND CUTS RATES") == {
+        "bank of england", "bank of england cuts", "england cuts", "england cuts rates",
+        "cuts rates"}

@@ -103,15 +103,19 @@ def story_terms(article: IndexedArticle) -> dict[str, int]:
 def headline_phrases(title: str) -> set[str]:
     """Runs of 2–4 words of a headline that neither start nor end with a stop word (``bank
     of england``, ``oil prices``): what completions offer."""
-    words = [t.word for t in analysis.tokens(title)]
+    words = [analysis.term_of(token)[0] for token in analysis.TOKEN_PATTERN.findall(title)]
     found = set()
-    for size in PHRASE_WORDS:
-        for i in range(len(words) - size + 1):
-            run = words[i: i + size]
-            if analysis.is_stop(run[0]) or analysis.is_stop(run[-1]) or not all(
-                    w.isalnum() for w in run):
-                continue
-            found.add(" ".join(run))
+    for i, first in enumerate(words):
+        if analysis.is_stop(first) or not first.isalnum():
+            continue
+        # Grow the run one word at a time: a word that is not alphanumeric ends every longer
+        # run too, and each word is looked at once per start instead of once per run.
+        for j in range(i + 1, min(i + max(PHRASE_WORDS), len(words))):
+            last = words[j]
+            if not last.isalnum():
+                break
+            if j - i + 1 in PHRASE_WORDS and not analysis.is_stop(last):
+                found.add(" ".join(words[i: j + 1]))
     return found
 
 

@@ -61,7 +61,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -115,7 +115,11 @@ class _Writer:
     def add(self, doc_id: str, date: int | None, tf: Mapping[str, int],
             names: frozenset[str]) -> None:
         vocab, part = self.vocab, self.part
-        self.terms.extend([vocab.setdefault(t, len(vocab)) for t in tf])
+        known = list(map(vocab.get, tf))
+        if None in known:  # new terms get the next numbers, in the order they come
+            self.terms.extend([vocab.setdefault(t, len(vocab)) for t in tf])
+        else:
+            self.terms.extend(cast("list[int]", known))
         counts = list(tf.values())
         if counts and max(counts) >= MAX_COUNT:
             for i, c in enumerate(counts):

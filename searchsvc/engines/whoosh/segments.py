@@ -119,10 +119,10 @@ class FastSegmentWriter(SegmentWriter):
         self.columns = ColumnsWriter()
 
     def add_article(self, article: IndexedArticle) -> None:
+        docnum = self.docnum
         self._add(document(article), article.analysis)
-        lengths = [sum(len(p) for p in article.analysis.get(f, {}).values())
-                   for f in TEXT_FIELDS]
-        self.columns.add(article, lengths)
+        # _add counted each text field's length (its positions) as it went.
+        self.columns.add(article, [self._lengths[f].get(docnum, 0) for f in TEXT_FIELDS])
 
     def _finalize_segment(self):
         segment = super()._finalize_segment()
