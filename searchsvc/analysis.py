@@ -84,21 +84,40 @@ def normalize(token: str) -> str:
     return word
 
 
-# token as written → (normalised word, index term). Words repeat enormously across a corpus,
-# so one dictionary lookup per token replaces folding, normalising and stemming.
-_TERMS: dict[str, tuple[str, str]] = {}
+class _Cache(dict):
+    """token as written → what ``of`` makes of it. Words repeat enormously across a corpus, so
+    one dictionary lookup per token replaces folding, normalising and stemming; and a miss is
+    filled in here, so a whole text is looked up with ``map`` (no Python call per token)."""
+
+    def __init__(self, of) -> None:
+        super().__init__()
+        self.of = of
+
+    def __missing__(self, token: str):
+        if len(self) >= _CACHE_LIMIT:  # bounded whatever the vocabulary
+            self.clear()
+        value = self[token] = self.of(token)
+        return value
+
+
+def _word_and_term(token: str) -> tuple[str, str]:
+    word = normalize(token)
+    return word, (stem(word) if word not in STOP_WORDS else word)
+
+
+def _spelling_word(token: str) -> str:
+    word = _TERMS[token][0]
+    return word if len(word) > 1 and word.isalpha() else ""
+
+
+_TERMS = _Cache(_word_and_term)    # token → (normalised word, index term)
+_TERM = _Cache(lambda token: _TERMS[token][1])  # token → index term
+_SPELLING = _Cache(_spelling_word)  # token → its spelling word, or "" (see analyze)
 
 
 def term_of(token: str) -> tuple[str, str]:
     """(normalised word, index term) of one token as :data:`TOKEN_PATTERN` finds it."""
-    found = _TERMS.get(token)
-    if found is None:
-        word = normalize(token)
-        found = (word, stem(word) if word not in STOP_WORDS else word)
-        if len(_TERMS) >= _CACHE_LIMIT:
-            _TERMS.clear()
-        _TERMS[token] = found
-    return found
+    return _TERMS[token]
 
 
 def is_stop(word: str) -> bool:
@@ -113,12 +132,7 @@ def term(token: str) -> str:
 
 def terms(text: str) -> list[str]:
     """The index terms of ``text``, in order (position = index in the list)."""
-    get = _TERMS.get
-    out = []
-    for token in TOKEN_PATTERN.findall(text):
-        found = get(token) or term_of(token)
-        out.append(found[1])
-    return out
+    return list(map(_TERM.__getitem__, TOKEN_PATTERN.findall(text)))
 
 
 def positions(text: str) -> dict[str, list[int]]:
@@ -150,24 +164,21 @@ def tokens(text: str) -> Iterator[Token]:
         yield Token(m.start(), m.end(), raw, word, t)
 
 
-def analyze(text: str) -> tuple[dict[str, list[int]], set[str]]:
-    """One pass over ``text`` for indexing: term → positions, and the distinct spelling words
-    (normalised, unstemmed, alphabetic, at least two letters: what did-you-mean may offer)."""
-    get = _TERMS.get
-    poses: dict[str, list[int]] = defaultdict(list)
-    words: set[str] = set()
-    for pos, token in enumerate(TOKEN_PATTERN.findall(text)):
-        word, t = get(token) or term_of(token)
-        poses[t].append(pos)
-        words.add(word)
-    return poses, {w for w in words if len(w) > 1 and w.isalpha()}
+def analyze(text: str) -> tuple[list[str], set[str]]:
+    """One pass over ``text`` for indexing: its index terms in order (a term's positions are
+    its indexes in the list), and the distinct spelling words (normalised, unstemmed,
+    alphabetic, at least two letters: what did-you-mean may offer)."""
+    found = TOKEN_PATTERN.findall(text)
+    words = set(map(_SPELLING.__getitem__, found))
+    words.discard("")
+    return list(map(_TERM.__getitem__, found)), words
 
 
-def content_counts(poses: dict[str, list[int]]) -> dict[str, int]:
+def content_counts(terms: list[str]) -> dict[str, int]:
     """Term counts without stop words, one-letter terms and currency signs: what tells two
-    articles' subjects apart (story clustering, distinctive terms)."""
-    return {t: len(p) for t, p in poses.items()
-            if len(t) > 1 and t not in STOP_WORDS}
+    articles' subjects apart (story clustering, distinctive terms). ``terms`` as
+    :func:`terms` gives them."""
+    return {t: n for t, n in Counter(terms).items() if len(t) > 1 and t not in STOP_WORDS}
 
 
 def spelling_words(text: str) -> set[str]:

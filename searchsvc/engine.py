@@ -413,8 +413,8 @@ class Writer(Protocol):
 class IndexedArticle:
     """An article as the shared ingest hands it to an engine: the parsed article, its facet
     values (places found in the text when none came with it), its story, and its analysis
-    (term → positions per text field, and its spelling words: made once, used by every
-    consumer)."""
+    (each text field's index terms in order, a term's positions being its indexes, and its
+    spelling words: made once, used by every consumer)."""
 
     id: str
     title: str
@@ -426,7 +426,7 @@ class IndexedArticle:
     story: str
     content_hash: str
     origin: str  # where it came from: a source file (path[:line]) or the ingest folder
-    analysis: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    analysis: dict[str, list[str]] = field(default_factory=dict)
     words: frozenset[str] = frozenset()  # its spelling words (normalised, unstemmed)
 
 

@@ -89,6 +89,40 @@ def check_same_postings(fast, whoosh) -> None:
     assert multi_block >= 5
 
 
+def test_positions_past_65535_in_one_article_are_kept_whole(tmp_path):
+    """A text term's positions are stored two bytes wide unless one of them does not fit: an
+    article of 70,000 words (a report, a transcript) keeps the positions of its last words,
+    for phrases and for Whoosh's own reader, and shorter articles beside it keep theirs."""
+    long_body = "opening words " + "alpha beta " * 35_000 + "closing remarks"
+    records = [{"id": "long", "date": "1990-01-01", "title": "A transcript",
+                "body": long_body},
+               {"id": "short", "date": "1990-01-02", "title": "Closing remarks",
+                "body": "remarks on the closing of the alpha plant"}]
+    source = tmp_path / "articles.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    from searchsvc.core.params import parse_search_args
+    from searchsvc.core.search import search
+
+    build_sources(tmp_path / "index", [source], procs=1)
+    with open_snapshot(tmp_path / "index") as snap:
+        def found(q: str) -> set[str]:
+            return {h.id for h in search(snap, parse_search_args({"q": q})).hits}
+
+        assert found('"closing remarks"') == {"long", "short"}
+        assert found('"remarks closing"') == set()
+        assert found('"beta closing"') == {"long"}
+        assert found('"opening words alpha"') == {"long"}
+    fast = whoosh_index.open_dir(str(gens.current_generation(tmp_path / "index"))).reader()
+    try:
+        [closing] = [p for d, p in fast.postings("body", b"close").items_as("positions")
+                     if d == 0]
+        assert closing == [70_002]
+        alpha = dict(fast.postings("body", b"alpha").items_as("positions"))
+        assert alpha[0][-1] == 70_000 and alpha[1] == [6]
+    finally:
+        fast.close()
+
+
 def _corrupt_columns(index: Path) -> None:
     """Break the per-document columns (the segment's array pack) a snapshot reads after
     Whoosh has opened the segment."""

@@ -85,7 +85,7 @@ def versions(snapshot: Snapshot, article_id: str, limit: int = MAX_VERSIONS) -> 
 
 def similar(snapshot: Snapshot, article_id: str, limit: int, skip: set[str]) -> list[Hit]:
     a = _stored(snapshot, article_id)
-    counts = analysis.content_counts(analysis.positions(f"{a.title}\n{a.body}"))
+    counts = analysis.content_counts(analysis.terms(f"{a.title}\n{a.body}"))
     if not counts:
         return []
     df = snapshot.doc_freq(list(counts))

@@ -63,13 +63,13 @@ def index_article(article: Article, origin: str, story: str | None = None) -> In
     facets = {"topics": list(article.topics), "places": places,
               "people": list(article.people), "orgs": list(article.orgs),
               "source": [article.source] if article.source else []}
-    title_poses, title_words = analysis.analyze(article.title)
-    body_poses, body_words = analysis.analyze(article.body)
+    title_terms, title_words = analysis.analyze(article.title)
+    body_terms, body_words = analysis.analyze(article.body)
     return IndexedArticle(
         id=article.id, title=article.title, body=article.body, date=article.date,
         url=article.url, source=article.source, facets=facets, story=story or article.id,
         content_hash=article.content_hash, origin=origin,
-        analysis={"title": title_poses, "body": body_poses},
+        analysis={"title": title_terms, "body": body_terms},
         words=frozenset(title_words | body_words))
 
 
@@ -94,10 +94,8 @@ def prepare(work: Work, max_bytes: int) -> Iterator[IndexedArticle | Problem]:
 
 def story_terms(article: IndexedArticle) -> dict[str, int]:
     """Content-term counts over title and body: what story clustering compares."""
-    counts = analysis.content_counts(article.analysis.get("title", {}))
-    for term, n in analysis.content_counts(article.analysis.get("body", {})).items():
-        counts[term] = counts.get(term, 0) + n
-    return counts
+    return analysis.content_counts(article.analysis.get("title", [])
+                                   + article.analysis.get("body", []))
 
 
 def headline_phrases(title: str) -> set[str]:

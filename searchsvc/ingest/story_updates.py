@@ -41,9 +41,8 @@ MAX_MEMBERS = 5000
 
 
 def _doc(article: StoredArticle) -> DocTerms:
-    counts = analysis.content_counts(analysis.positions(article.title))
-    for term, n in analysis.content_counts(analysis.positions(article.body)).items():
-        counts[term] = counts.get(term, 0) + n
+    counts = analysis.content_counts(analysis.terms(article.title)
+                                     + analysis.terms(article.body))
     return DocTerms(article.id, article.date.toordinal() if article.date else None, counts,
                     entities(article.title, article.body))
 

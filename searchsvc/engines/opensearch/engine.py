@@ -579,8 +579,8 @@ class OpenSearchWriter:
                 if not d.get("found"):
                     continue
                 doc = dict(d["_source"])
-                title = mapping.term_text(analysis.positions(doc.get("title", "")))
-                body = mapping.term_text(analysis.positions(doc.get("body", "")))
+                title = mapping.term_text(analysis.terms(doc.get("title", "")))
+                body = mapping.term_text(analysis.terms(doc.get("body", "")))
                 doc.update(title_terms=title, body_terms=body, story=self.stories[d["_id"]])
                 doc[mapping.TEXT_FIELD] = [title] * TITLE_WEIGHT + [body]
                 out.append({"_op_type": "index", "_index": self.index, "_id": d["_id"],

@@ -69,19 +69,14 @@ META_MAPPINGS = {"dynamic": False, "properties": {"kind": {"type": "keyword"},
                                                    "index": {"type": "keyword"}}}
 
 
-def term_text(positions: dict[str, list[int]]) -> str:
-    """term → positions back to the token stream, one space between tokens."""
-    length = 1 + max((p for ps in positions.values() for p in ps), default=-1)
-    tokens = [""] * length
-    for term, ps in positions.items():
-        for p in ps:
-            tokens[p] = term
-    return " ".join(t for t in tokens if t)
+def term_text(terms: list[str]) -> str:
+    """A text field's index terms as one string, one space between tokens."""
+    return " ".join(t for t in terms if t)
 
 
 def document(article: IndexedArticle) -> dict:
-    title = term_text(article.analysis.get("title", {}))
-    body = term_text(article.analysis.get("body", {}))
+    title = term_text(article.analysis.get("title", []))
+    body = term_text(article.analysis.get("body", []))
     doc = {
         "id": article.id,
         "title": article.title,

@@ -34,21 +34,16 @@ RECORD_HEAD = _HEAD.size  # bytes before a record's document numbers
 assert sys.byteorder == "little" and array("I").itemsize == 4 and array("H").itemsize == 2
 
 
-def encode_record(docs: array, tfs: array, positions: array) -> bytes:
-    """One text term's postings as an array record (see the module docstring); the inputs are
-    ``array("I")``s (the writer's buffers), converted without a Python loop."""
-    wide = bool(positions) and max(positions) > 0xFFFF
-    head = _HEAD.pack(len(docs), 4 if wide else 2)
-    # array("I") and array("H") are the native 4- and 2-byte unsigned types (little-endian
-    # on every platform searchsvc runs on; the reader says "<").
-    return b"".join((head, docs.tobytes(), tfs.tobytes(),
-                     (positions if wide else array("H", positions)).tobytes()))
+def record_head(count: int, wide: bool) -> bytes:
+    """The head of a record of ``count`` documents, its positions 4 bytes wide or 2."""
+    return _HEAD.pack(count, 4 if wide else 2)
 
 
 def record_bytes(docs: np.ndarray, tfs: np.ndarray, positions: np.ndarray) -> bytes:
-    """:func:`encode_record` from numpy arrays (a merge's concatenated postings)."""
+    """One text term's postings as an array record (see the module docstring), from numpy
+    arrays (a merge's concatenated postings)."""
     wide = bool(len(positions)) and int(positions.max()) > 0xFFFF
-    return b"".join((_HEAD.pack(len(docs), 4 if wide else 2),
+    return b"".join((record_head(len(docs), wide),
                      np.asarray(docs, dtype="<i4").tobytes(),
                      np.asarray(tfs, dtype="<u4").tobytes(),
                      np.asarray(positions, dtype="<u4" if wide else "<u2").tobytes()))

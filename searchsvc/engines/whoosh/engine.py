@@ -865,7 +865,7 @@ def _article_of(data, local: int, stored: dict) -> IndexedArticle:
         date=dt.date.fromordinal(ordinal) if ordinal > 0 else None, url=stored.get("url"),
         source=source[0], facets=facets, story=data.stories[local],
         content_hash=data.hashes[local], origin=data.origins[local],
-        analysis={"title": analysis.positions(title), "body": analysis.positions(body)})
+        analysis={"title": analysis.terms(title), "body": analysis.terms(body)})
 
 
 def _resident_bytes() -> int:

@@ -1,13 +1,18 @@
 """Writing Whoosh segments fast: postings built in memory, encoded straight into W3 blocks.
 
 Whoosh's ``SegmentWriter`` sends every posting through a pickled on-disk pool and writes it one
-Python call at a time. :class:`FastSegmentWriter` keeps one segment's postings in memory
-(docnums arrive in increasing order, so each term's list is already sorted), takes each
-article's term → positions from the shared analysis instead of analysing again, and writes
+Python call at a time. :class:`FastSegmentWriter` keeps one segment's postings in memory,
+takes each article's terms from the shared analysis instead of analysing again, and writes
 each term's postings in one piece: text fields as ``codec.ArrayCodec`` array records, the other
 fields directly in the W3 block format (:func:`_encode_postings`, byte-identical to Whoosh's
 own writer, which a test checks). The segments are ``ArrayCodec`` segments, readable by any
 Whoosh searcher.
+
+A text field's postings are held as its token stream (:class:`TokenStream`: each token's term
+number, document after document), which costs two C-level calls per document and four bytes a
+token; one sort at flush groups the stream by term into documents, frequencies and positions
+(:meth:`TokenStream.grouped`). Keeping a term → positions list per document and appending it
+to per-term arrays was two fifths of a build worker's time.
 
 A writer can also delete documents of the index's existing segments (it is a
 ``SegmentWriter``), which is how updates and catch-ups are applied.
@@ -19,7 +24,8 @@ import hashlib
 import pickle
 from array import array
 from collections import defaultdict
-from itertools import repeat
+from collections.abc import Iterator
+from itertools import count, repeat
 from operator import sub
 from pathlib import Path
 from typing import Any
@@ -32,12 +38,18 @@ from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
 from searchsvc.engine import FACETS, TEXT_FIELDS, IndexedArticle
-from searchsvc.engines.whoosh.codec import ArrayCodec, encode_record
+from searchsvc.engines.whoosh.codec import ArrayCodec, record_head
 from searchsvc.engines.whoosh.packs import pack_lexicon, pack_strings, story_key, write_pack
 from searchsvc.engines.whoosh.schema import document
 
 PACK = ".arrays"         # a segment's per-document columns (packs.py)
 STORIES_PACK = ".stories"  # its story ids, when written after the segment (full builds)
+# What a held text token costs at the segment's flush, where the writer's memory peaks: the
+# sort key (8 bytes), the sorted documents, positions and term numbers (12), and the postings
+# arrays cut from them (what the stream's own 4 bytes are freed for).
+TOKEN_BYTES = 20
+TERM_BYTES = 120  # a term's entry in its field's numbering, and its sorted list and record
+_FLUSH_CHUNK = 1 << 20  # tokens per step where a flush converts its arrays piece by piece
 
 
 class ColumnsWriter:
@@ -101,6 +113,117 @@ def story_arrays(stories: list[str]) -> dict[str, np.ndarray]:
             "story:blob": blob, "story:off": off}
 
 
+class TokenStream:
+    """One text field's postings in a segment being written, as its token stream: each token's
+    term number (numbered as first seen), document after document, and each document's length.
+    Adding a document is a ``map`` over its terms, with no Python call per token or term."""
+
+    def __init__(self) -> None:
+        self.numbers: defaultdict[str, int] = defaultdict(count().__next__)
+        self.stream = array("I")
+        self.lengths = array("I")  # tokens per document, by document number
+
+    def add(self, terms: list[str]) -> int:
+        """Add the next document's terms; returns how many terms were new to the segment."""
+        before = len(self.numbers)
+        self.stream.extend(map(self.numbers.__getitem__, terms))
+        self.lengths.append(len(terms))
+        return len(self.numbers) - before
+
+    def grouped(self) -> Grouped:
+        """The postings grouped by term, in term order (the stream is let go of on the way).
+
+        Each token's key is (its term's rank in sorted order, its place in the stream), so one
+        sort of the keys orders the tokens by term, then document, then position."""
+        n, count = len(self.stream), len(self.numbers)
+        assert n < 1 << 32  # a token's place fits the key's low half
+        terms = sorted(self.numbers)
+        rank = np.empty(count, dtype=np.uint64)
+        rank[np.fromiter(map(self.numbers.__getitem__, terms), dtype=np.int64,
+                         count=count)] = np.arange(count, dtype=np.uint64) << np.uint64(32)
+        key = rank[np.frombuffer(self.stream, dtype=np.uint32)] if n else \
+            np.empty(0, dtype=np.uint64)
+        self.stream = array("I")
+        del rank
+        for a in range(0, n, _FLUSH_CHUNK):
+            key[a: a + _FLUSH_CHUNK] |= np.arange(a, min(a + _FLUSH_CHUNK, n), dtype=np.uint64)
+        key.sort()
+        place = np.empty(n, dtype=np.uint32)   # the token's place in the stream
+        term = np.empty(n, dtype=np.uint32)    # its term's rank
+        for a in range(0, n, _FLUSH_CHUNK):
+            part = key[a: a + _FLUSH_CHUNK]
+            place[a: a + _FLUSH_CHUNK] = part & np.uint64(0xFFFFFFFF)
+            term[a: a + _FLUSH_CHUNK] = part >> np.uint64(32)
+        del key
+        lengths = np.frombuffer(self.lengths, dtype=np.uint32)
+        starts = np.zeros(len(lengths), dtype=np.uint32)
+        np.cumsum(lengths[:-1], dtype=np.uint32, out=starts[1:])
+        doc = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)[place]
+        for a in range(0, n, _FLUSH_CHUNK):  # the place in the stream → the position in its doc
+            place[a: a + _FLUSH_CHUNK] -= starts[doc[a: a + _FLUSH_CHUNK]]
+        # A posting (term, document) starts where the term or the document changes.
+        change = np.ones(n, dtype=bool)
+        np.not_equal(doc[1:], doc[:-1], out=change[1:])
+        change[1:] |= term[1:] != term[:-1]
+        first = np.flatnonzero(change)
+        del change
+        docs = doc[first]
+        del doc
+        tfs = np.diff(first, append=n).astype(np.uint32)
+        by_term = np.searchsorted(term[first], np.arange(count + 1, dtype=np.uint32))
+        del first
+        at = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term, minlength=count), out=at[1:])
+        return Grouped(terms, docs, tfs, place, by_term, at,
+                       np.fromiter(map(length_to_byte, self.lengths), dtype=np.uint8,
+                                   count=len(self.lengths)))
+
+
+class Grouped:
+    """A text field's postings grouped by term: for the ``i``-th term (``terms`` is sorted),
+    ``docs`` and ``tfs`` from ``by_term[i]`` to ``by_term[i + 1]`` and ``positions`` from
+    ``at[i]`` to ``at[i + 1]``, as its array record holds them; ``length_bytes`` is each
+    document's field length as Whoosh's one-byte code (its term statistics keep those)."""
+
+    def __init__(self, terms: list[str], docs: np.ndarray, tfs: np.ndarray,
+                 positions: np.ndarray, by_term: np.ndarray, at: np.ndarray,
+                 length_bytes: np.ndarray) -> None:
+        self.terms = terms
+        self.docs, self.tfs, self.positions = docs, tfs, positions
+        self.by_term, self.at = by_term, at
+        self.length_bytes = length_bytes
+
+    def records(self, offset: int) -> Iterator[tuple[bytes, bytes]]:
+        """Each term's (array record, W3 terminfo), the records laid out from ``offset``: the
+        statistics Whoosh's own writer keeps, so term dictionaries stay W3's."""
+        if not self.terms:
+            return
+        starts = self.by_term[:-1]
+        lengths = self.length_bytes[self.docs]
+        widest = np.maximum.reduceat(self.positions, self.at[:-1]) > 0xFFFF
+        stats = zip(np.diff(self.at).tolist(), np.diff(self.by_term).tolist(),
+                    np.minimum.reduceat(lengths, starts).tolist(),
+                    np.maximum.reduceat(lengths, starts).tolist(),
+                    np.maximum.reduceat(self.tfs, starts).tolist(),
+                    self.docs[starts].tolist(), self.docs[self.by_term[1:] - 1].tolist(),
+                    widest.tolist(), strict=True)
+        docs = self.docs.astype("<i4").tobytes()
+        tfs = self.tfs.astype("<u4").tobytes()
+        narrow = self.positions.astype("<u2").tobytes()
+        wide = self.positions.astype("<u4").tobytes() if widest.any() else b""
+        pack = W3TermInfo._struct.pack
+        r = p = 0
+        for weight, df, min_len, max_len, max_tf, min_id, max_id, is_wide in stats:
+            pos = wide[4 * p: 4 * (p + weight)] if is_wide else narrow[2 * p: 2 * (p + weight)]
+            body = b"".join((record_head(df, is_wide), docs[4 * r: 4 * (r + df)],
+                             tfs[4 * r: 4 * (r + df)], pos))
+            yield body, pack(0, float(weight), df, min_len, max_len, float(max_tf), min_id,
+                             max_id) + pack_long(offset) + pack_int(len(body))
+            offset += len(body)
+            r += df
+            p += weight
+
+
 class FastSegmentWriter(SegmentWriter):
     """Whoosh's SegmentWriter for one new segment, with its posting pool kept in memory."""
 
@@ -110,56 +233,45 @@ class FastSegmentWriter(SegmentWriter):
         # line of _write_block); that was ~10% of a worker's time for a modestly larger file.
         super().__init__(ix, _lk=False, compound=False, codec=ArrayCodec(compression=0),
                          **kwargs)
-        # field → term → postings. Text terms are kept as str (UTF-8 byte order is code-point
-        # order, so they sort the same) and encoded once at flush time.
-        self._terms: dict[str, dict[str | bytes, Any]] = defaultdict(dict)
+        self._text = {fieldname: TokenStream() for fieldname in TEXT_FIELDS}
+        # The other fields: field → term → postings (docnums arrive in increasing order, so
+        # each term's list is already sorted).
+        self._terms: dict[str, dict[bytes, Any]] = defaultdict(dict)
         self._lengths: dict[str, dict[int, int]] = defaultdict(dict)
         self._indexed_values: dict[tuple, list] = {}
         self.held = 0  # bytes of postings held in memory (what a flush budget counts)
         self.columns = ColumnsWriter()
 
     def add_article(self, article: IndexedArticle) -> None:
-        docnum = self.docnum
         self._add(document(article), article.analysis)
-        # _add counted each text field's length (its positions) as it went.
-        self.columns.add(article, [self._lengths[f].get(docnum, 0) for f in TEXT_FIELDS])
+        self.columns.add(article, [self._text[f].lengths[-1] for f in TEXT_FIELDS])
 
     def _finalize_segment(self):
         segment = super()._finalize_segment()
         self.columns.write(Path(self.storage.folder) / segment.make_filename(PACK))
         return segment
 
-    def _add(self, fields: dict, analysed: dict[str, dict[str, list[int]]]) -> None:
+    def _add(self, fields: dict, analysed: dict[str, list[str]]) -> None:
         perdoc = self.perdocwriter
         schema = self.schema
         docnum = self.docnum
         terms = self._terms
         perdoc.start_doc(docnum)
+        text_lengths = {}
+        for fieldname, stream in self._text.items():  # every document, to keep numbering
+            found: list[str] = (analysed.get(fieldname, [])
+                                if fields.get(fieldname) is not None else [])
+            new = stream.add(found)
+            text_lengths[fieldname] = len(found)
+            self.held += TOKEN_BYTES * len(found) + TERM_BYTES * new
         for fieldname in sorted(fields):
             value = fields[fieldname]
             if value is None:
                 continue
             field = schema[fieldname]
             length = 0
-            if fieldname in TEXT_FIELDS:
-                # A text term's postings are two machine arrays — (doc, tf) pairs and the
-                # positions — ~12 bytes a posting instead of ~150 as Python tuples of lists;
-                # the array record is cut from them at flush (codec.encode_record).
-                poses = analysed.get(fieldname, {})
-                field_terms = terms[fieldname]
-                held = 0
-                for term, poslist in poses.items():
-                    entry = field_terms.get(term)
-                    if entry is None:
-                        entry = field_terms[term] = (array("I"), array("I"))
-                        held += 160  # two arrays and a dictionary slot
-                    freq = len(poslist)
-                    entry[0].extend((docnum, freq))
-                    entry[1].extend(poslist)
-                    length += freq
-                    held += 8 + 4 * freq
-                self.held += held
-                self._lengths[fieldname][docnum] = length
+            if fieldname in text_lengths:
+                length = text_lengths[fieldname]
             elif field.indexed:
                 field_terms = terms[fieldname]
                 for tbytes, freq, weight, vbytes in self._index_value(fieldname, field, value):
@@ -197,47 +309,43 @@ class FastSegmentWriter(SegmentWriter):
         offset = postfile.tell()
         limit = fw._codec._blocklimit
         rows: list[tuple[bytes, bytes]] = []
-        for fieldname in sorted(self._terms):
-            field_terms = self._terms[fieldname]
-            if not field_terms:
-                continue
+        for fieldname in sorted(set(self._terms) | set(self._text)):
             fieldobj = self.schema[fieldname]
-            fw.start_field(fieldname, fieldobj)
-            prefix = pack_ushort(fw._fieldid)
-            lengths = self._lengths.get(fieldname, {})
-            fixed = fieldobj.format.fixed_value_size()
-            chunks = []
-            encode = _text_record if fieldname in TEXT_FIELDS else _encode_postings
-            ordered = sorted(field_terms)
-            if fieldname in TEXT_FIELDS:
-                self.columns.lexicons[fieldname] = ordered
-            for term in ordered:
-                data, info = encode(field_terms[term], lengths, fixed, limit, offset)
-                chunks.append(data)
-                offset += len(data)
-                rows.append((prefix + (term.encode("utf-8") if isinstance(term, str) else term),
-                             info))
+            chunks: list[bytes] = []
+            if fieldname in self._text:
+                grouped = self._text[fieldname].grouped()
+                if not grouped.terms:
+                    continue
+                fw.start_field(fieldname, fieldobj)
+                prefix = pack_ushort(fw._fieldid)
+                self.columns.lexicons[fieldname] = grouped.terms
+                for term, (data, info) in zip(grouped.terms, grouped.records(offset),
+                                              strict=True):
+                    chunks.append(data)
+                    offset += len(data)
+                    rows.append((prefix + term.encode("utf-8"), info))
+                    if len(chunks) == 4096:  # the records are written as they are made
+                        postfile.write(b"".join(chunks))
+                        chunks = []
+                del grouped
+            else:
+                field_terms = self._terms[fieldname]
+                if not field_terms:
+                    continue
+                fw.start_field(fieldname, fieldobj)
+                prefix = pack_ushort(fw._fieldid)
+                lengths = self._lengths.get(fieldname, {})
+                fixed = fieldobj.format.fixed_value_size()
+                for term in sorted(field_terms):
+                    data, info = _encode_postings(field_terms[term], lengths, fixed, limit,
+                                                  offset)
+                    chunks.append(data)
+                    offset += len(data)
+                    rows.append((prefix + term, info))
             postfile.write(b"".join(chunks))
             fw.finish_field()
         _add_term_rows(fw._tindex, rows)
         fw.close()
-
-
-def _text_record(entry: tuple[array, array], lengths: dict[int, int],
-                 _fixed: int | None, _limit: int, offset: int) -> tuple[bytes, bytes]:
-    """A text term's postings as an array record (``codec``), and the W3 terminfo for it
-    (the statistics Whoosh's own writer keeps, so term dictionaries stay W3's)."""
-    pairs, positions = entry
-    docs, tfs = pairs[0::2], pairs[1::2]
-    body = encode_record(docs, tfs, positions)
-    doc_lengths = [lengths.get(d, 0) for d in docs] if len(docs) < 64 else \
-        list(map(lengths.get, docs, repeat(0)))
-    present = [x for x in doc_lengths if x]
-    terminfo = W3TermInfo._struct.pack(
-        0, float(sum(tfs)), len(docs), length_to_byte(min(present)) if present else 0,
-        length_to_byte(max(doc_lengths)), float(max(tfs)), docs[0], docs[-1],
-    ) + pack_long(offset) + pack_int(len(body))
-    return body, terminfo
 
 
 def _encode_postings(postings: list[tuple[int, float, bytes]], lengths: dict[int, int],
