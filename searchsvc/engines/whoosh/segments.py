@@ -44,10 +44,11 @@ from searchsvc.engines.whoosh.schema import document
 
 PACK = ".arrays"         # a segment's per-document columns (packs.py)
 STORIES_PACK = ".stories"  # its story ids, when written after the segment (full builds)
-# What a held text token costs at the segment's flush, where the writer's memory peaks: the
-# sort key (8 bytes), the sorted documents, positions and term numbers (12), and the postings
-# arrays cut from them (what the stream's own 4 bytes are freed for).
-TOKEN_BYTES = 20
+# What a held text token costs at the segment's flush, where the writer's memory peaks (about
+# 20 bytes measured): the sort key (8), then the sorted positions, documents and term numbers
+# (12) and where each posting starts, then the postings and their bytes; the stream's own 4
+# bytes are let go of first.
+TOKEN_BYTES = 24
 TERM_BYTES = 120  # a term's entry in its field's numbering, and its sorted list and record
 _FLUSH_CHUNK = 1 << 20  # tokens per step where a flush converts its arrays piece by piece
 
@@ -150,10 +151,9 @@ class TokenStream:
         key.sort()
         place = np.empty(n, dtype=np.uint32)   # the token's place in the stream
         term = np.empty(n, dtype=np.uint32)    # its term's rank
-        for a in range(0, n, _FLUSH_CHUNK):
-            part = key[a: a + _FLUSH_CHUNK]
-            place[a: a + _FLUSH_CHUNK] = part & np.uint64(0xFFFFFFFF)
-            term[a: a + _FLUSH_CHUNK] = part >> np.uint64(32)
+        for a in range(0, n, _FLUSH_CHUNK):  # (no name for a slice: it would keep key alive)
+            place[a: a + _FLUSH_CHUNK] = key[a: a + _FLUSH_CHUNK] & np.uint64(0xFFFFFFFF)
+            term[a: a + _FLUSH_CHUNK] = key[a: a + _FLUSH_CHUNK] >> np.uint64(32)
         del key
         lengths = np.frombuffer(self.lengths, dtype=np.uint32)
         starts = np.zeros(len(lengths), dtype=np.uint32)
@@ -167,13 +167,16 @@ class TokenStream:
         change[1:] |= term[1:] != term[:-1]
         first = np.flatnonzero(change)
         del change
+        ranks = np.arange(count + 1, dtype=np.uint32)
+        at = np.searchsorted(term, ranks)  # (bincount would copy the terms as int64)
+        by_term = np.searchsorted(term[first], ranks)
+        del term
         docs = doc[first]
         del doc
-        tfs = np.diff(first, append=n).astype(np.uint32)
-        by_term = np.searchsorted(term[first], np.arange(count + 1, dtype=np.uint32))
+        tfs = np.empty(len(first), dtype=np.uint32)
+        np.subtract(first[1:], first[:-1], out=tfs[:-1], casting="unsafe")
+        tfs[-1:] = n - first[-1:]
         del first
-        at = np.zeros(count + 1, dtype=np.int64)
-        np.cumsum(np.bincount(term, minlength=count), out=at[1:])
         return Grouped(terms, docs, tfs, place, by_term, at,
                        np.fromiter(map(length_to_byte, self.lengths), dtype=np.uint8,
                                    count=len(self.lengths)))
@@ -207,10 +210,11 @@ class Grouped:
                     np.maximum.reduceat(self.tfs, starts).tolist(),
                     self.docs[starts].tolist(), self.docs[self.by_term[1:] - 1].tolist(),
                     widest.tolist(), strict=True)
-        docs = self.docs.astype("<i4").tobytes()
-        tfs = self.tfs.astype("<u4").tobytes()
-        narrow = self.positions.astype("<u2").tobytes()
-        wide = self.positions.astype("<u4").tobytes() if widest.any() else b""
+        # Byte views, not copies: int32 and uint32 are the records' little-endian types.
+        docs = self.docs.data.cast("B")
+        tfs = self.tfs.data.cast("B")
+        narrow = self.positions.astype("<u2").data.cast("B")
+        wide = self.positions.data.cast("B")
         pack = W3TermInfo._struct.pack
         r = p = 0
         for weight, df, min_len, max_len, max_tf, min_id, max_id, is_wide in stats:
