@@ -1107,6 +1107,14 @@ def test_recency_changes_the_order_not_the_matches(ages):
     assert recent.facets == plain.facets
 
 
+@pytest.mark.parametrize("half_life", ["3000y", "99999y", "99999d"])
+def test_a_half_life_of_millennia_is_accepted_and_leaves_the_better_match_first(ages, half_life):
+    """Any half-life the API accepts runs on every engine (OpenSearch takes no fractional or
+    exponent-written time values), and one far longer than the archive barely matters."""
+    result = run(ages, q="volcano", recency=half_life)
+    assert ids(result) == ["old", "new"] and result.total == 2
+
+
 def test_recency_does_not_affect_date_sorts(ages):
     assert ids(run(ages, q="volcano", sort="oldest", recency="7d")) == ["old", "new"]
 

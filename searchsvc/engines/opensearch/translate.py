@@ -320,7 +320,10 @@ def _recency(main: dict, half_life: float, newest: dt.date, oldest: dt.date | No
         "query": main,
         "functions": [
             {"filter": {"exists": {"field": "date"}},
-             "exp": {"date": {"origin": newest.isoformat(), "scale": f"{half_life:g}d",
+             # Whole milliseconds: OpenSearch takes no fractional or exponent-written
+             # time value (``:g`` wrote 3000y as 1.095e+06d).
+             "exp": {"date": {"origin": newest.isoformat(),
+                              "scale": f"{round(half_life * 86_400_000)}ms",
                               "decay": 0.5}}},
             {"filter": {"bool": {"must_not": {"exists": {"field": "date"}}}},
              "weight": 0.5 ** (span / half_life)},
