@@ -48,6 +48,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import string
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -145,8 +146,10 @@ _PAREN_TICKER = re.compile(r"\(([A-Z]{1,5})(?:\.[A-Z]{1,3})?\)")
 # A private or foreign company in angle brackets: <Hoechst AG>, <TECHNIGEN PLATINUM CORP>.
 _BRACKETED = re.compile(r"<([^<>]*[ a-z][^<>]*)>")
 _WORD = re.compile(r"\w+(?:\.?\w+)*")
-_LOWER = re.compile(r"[a-z]")
-_UPPER = re.compile(r"[A-Z]")
+# The same words with what lies between them: [gap, word, gap, word, ..., gap].
+_WORDS_AND_GAPS = re.compile(r"(\w+(?:\.?\w+)*)")
+_ASCII_LOWER = string.ascii_lowercase.encode()
+_ASCII_UPPER = string.ascii_uppercase.encode()
 # Capitalised words that name no one: legal forms, the words of an earnings table (whose lines
 # start "Shr", "Net", "Revs" without a full stop before them), months, days, titles of office.
 _GENERIC = frozenset("""
@@ -195,6 +198,8 @@ _KINDS = {kind: tuple(re.compile(p, re.I) for p in patterns) for kind, patterns 
     "financing": (r"\b(EUROBONDS?|LOANS?|FACILITY|FRNS?|CP|EURO-?CP|EUROCOMMERCIAL)\b",),
     "distress": (r"\b(DEFAULTS?|CHAPTER 11|BANKRUPTCY|CREDIT AGREEMENT)\b",),
 }.items()}
+# Any kind's first pattern: most titles match none, and then no kind needs trying.
+_ANY_KIND = re.compile("|".join(patterns[0].pattern for patterns in _KINDS.values()), re.I)
 # A title that reports what someone said: one more statement on another day is another event.
 _STATEMENT = re.compile(r"\b(SAYS?|SAID|SEES?|URGES?|EXPECTS?|PREDICTS?|WARNS?|TELLS?|"
                         r"CALLS FOR|DENIES|REITERATES?|REPEATS?)\b"
@@ -245,7 +250,7 @@ def entities(title: str, body: str) -> frozenset[str]:
     for inside in _BRACKETED.findall(f"{title}\n{lede}"):
         words += _WORD.findall(inside)
     for text in (title, lede):
-        lower, upper = len(_LOWER.findall(text)), len(_UPPER.findall(text))
+        lower, upper = _case_counts(text)
         if lower and upper <= 1.5 * lower:  # in all caps, capitals say nothing
             words += _capitalised(text, (title, body))
     confirmed = _name_words(words)  # from mixed-case text and brackets
@@ -255,7 +260,8 @@ def entities(title: str, body: str) -> frozenset[str]:
     found.update(_name_words(words))
     # What a title leads with ("PEORIA HOGS ...", "SHELL CANADA RAISES ..."): the subject of an
     # item that names no one in mixed case, to tell one city's or company's item from another's.
-    title_words = [w for w in (_name_word(word) for word in _WORD.findall(title.lower())
+    lowered = _WORD.findall(title.lower())
+    title_words = [w for w in (_name_word(word) for word in lowered
                                if word not in _STARTERS) if w is not None]
     if title_words:
         found.add("^" + title_words[0])
@@ -269,13 +275,14 @@ def entities(title: str, body: str) -> frozenset[str]:
     if named:
         found.add("&" + named)
     # A daily report's title on another day: the same words, new figures.
-    for word in _WORD.findall(title.lower()):
+    for word in lowered:
         found.add(("=" if word[0].isdigit() else "~") + stem(word))
     if _STATEMENT.search(title):
         found.add("!")
     # Results and dividends are separate announcements, even of one company on one day.
-    found.update("#" + kind for kind, patterns in _KINDS.items()
-                 if all(p.search(title) for p in patterns))
+    if _ANY_KIND.search(title):
+        found.update("#" + kind for kind, patterns in _KINDS.items()
+                     if all(p.search(title) for p in patterns))
     return frozenset(found)
 
 
@@ -290,23 +297,31 @@ def _capitalised(text: str, article: tuple[str, str]) -> list[str]:
     first: the article (title, body) also writes it in lower case, or it is followed by a
     lower-case word and is a common word of a sentence's start."""
     out = []
-    matches = list(_WORD.finditer(text))
-    for i, m in enumerate(matches):
-        word = m.group()
+    parts = _WORDS_AND_GAPS.split(text)  # a word at every odd place, what precedes it before
+    for i in range(1, len(parts), 2):
+        word = parts[i]
         if not word[0].isupper():
             continue
-        j = m.start() - 1
-        while j >= 0 and text[j].isspace():
-            j -= 1
-        if (j < 0 or text[j] in '.!?:;"(-') and not word.isupper():
-            following = matches[i + 1].group() if i + 1 < len(matches) else ""
+        # What comes before the word, spaces aside: a gap of spaces only means the word
+        # before it (not a sentence's end), unless this is the text's first word.
+        before = parts[i - 1].rstrip()
+        if (before[-1] in '.!?:;"(-' if before else i == 1) and not word.isupper():
+            following = parts[i + 2] if i + 2 < len(parts) else ""
             low = word.lower()
             if low in _GENERIC or any(_writes(part, low) for part in article):
                 continue
-            if not following[:1].isupper() and word.lower() in _STARTERS:
+            if not following[:1].isupper() and low in _STARTERS:
                 continue
         out.append(word)
     return out
+
+
+def _case_counts(text: str) -> tuple[int, int]:
+    """How many ASCII lower-case and upper-case letters ``text`` has (bytes.translate deletes
+    them in C: counting regular-expression matches made a list of one-letter strings)."""
+    raw = text.encode("ascii", "ignore")
+    return (len(raw) - len(raw.translate(None, _ASCII_LOWER)),
+            len(raw) - len(raw.translate(None, _ASCII_UPPER)))
 
 
 def _writes(text: str, word: str) -> bool:
