@@ -41,6 +41,7 @@ from searchsvc.core.params import parse_search_args
 from searchsvc.core.search import search
 from searchsvc.engines.whoosh import generations as gens
 from searchsvc.errors import BuildError, LockedError, NotFound, ShrinkRefused
+from searchsvc.ingest import build as build_module
 from searchsvc.ingest import records
 from searchsvc.ingest.locks import BUILD_LOCK, WRITE_LOCK, Lock
 
@@ -650,6 +651,37 @@ def test_the_parallel_build_indexes_and_groups_exactly_like_one_process(big_corp
         assert got.keys() == want.keys() and got, q
         assert all(got[i] == pytest.approx(want[i], rel=1e-5) for i in want), q
     assert vocabulary_of(two) == vocabulary_of(one)
+
+
+def test_a_jsonl_file_read_in_pieces_reports_and_indexes_exactly_like_one_read(tmp_path,
+                                                                              monkeypatch):
+    """A large JSONL file is planned by several processes at once, each reading a piece:
+    the report must still name every bad line by its line number in the whole file, and a
+    duplicate id still resolves to the later line, wherever the pieces were cut."""
+    lines = [json.dumps({"id": f"a{n}", "title": f"Item {n}", "body": f"Marker{n} text."})
+             for n in range(40)]
+    lines[5] = json.dumps({"id": "twice", "body": "Earlier copy of twiceword."})
+    lines[33] = json.dumps({"id": "twice", "body": "Later copy of twiceword."})
+    lines[8] = json.dumps({"id": "keep", "body": "The good keepword copy."})
+    lines[36] = json.dumps({"id": "keep", "body": 7})  # a bad later copy displaces nothing
+    lines[12] = "{not json"
+    lines[18] = "[1, 2]"
+    lines[20] = ""
+    lines[27] = json.dumps({"id": "nobody"})
+    feed = write_jsonl_lines(tmp_path / "src" / "feed.jsonl", *lines)
+    seen = {}
+    for name, split, procs in (("whole", 10**12, 2), ("pieces", 1, 3)):
+        monkeypatch.setattr(build_module, "PLAN_SPLIT_BYTES", split)
+        report = build(tmp_path / name, [feed.parent], procs=procs)
+        seen[name] = ([(p.path, p.line, p.reason) for p in report.problems], report.documents,
+                      ids_of(tmp_path / name), found_ids(tmp_path / name, "later"))
+    problems, documents, ids, later = seen["pieces"]
+    assert seen["pieces"] == seen["whole"]
+    assert [(line, reason.split(":")[0]) for _, line, reason in problems] == [
+        (13, "malformed JSON"), (19, "line is not a JSON object"),
+        (28, "missing 'body' (must be a string)"),
+        (37, "missing 'body' (must be a string)"), (None, "duplicate id 'twice'")]
+    assert documents == 34 and {"twice", "keep"} <= ids and later == ["twice"]
 
 
 # -- --strict --------------------------------------------------------------------------------

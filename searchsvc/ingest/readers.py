@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+import io
 import itertools
 import json
 import re
@@ -29,6 +30,7 @@ from searchsvc.dates import DateError, parse_date
 
 FACETS = ("topics", "places", "people", "orgs")
 MAX_TITLE = 200
+COUNT_BYTES = 8 * 2**20  # read at a time when counting lines
 SHORT_TITLE = 120
 
 
@@ -282,14 +284,23 @@ def article_from_json(obj: object, path: str, line: int) -> Article:
     return article
 
 
-def read_jsonl_file(path: Path, max_bytes: int,
-                    lines: Container[int] | None = None) -> Iterator[Article | Problem]:
-    """Every article of a JSON Lines file (only the given line numbers, when ``lines``)."""
+def read_jsonl_file(path: Path, max_bytes: int, lines: Container[int] | None = None,
+                    span: tuple[int, int] | None = None) -> Iterator[Article | Problem]:
+    """Every article of a JSON Lines file (only the given line numbers, when ``lines``; only
+    the lines starting in the byte range [start, stop) of an uncompressed file, when
+    ``span``: ``start`` must be where a line starts)."""
     spath = str(path)
     opener = gzip.open if path.name.lower().endswith(".gz") else open
+    start, stop = span if span is not None else (0, None)
     try:
         with opener(path, "rb") as fh:
-            for lineno, raw in enumerate(fh, start=1):
+            first = 1 + (count_lines(fh, start) if start else 0)
+            at = start
+            for lineno, raw in enumerate(fh, start=first):
+                if stop is not None:
+                    if at >= stop:
+                        break
+                    at += len(raw)
                 if lines is not None and lineno not in lines:
                     continue
                 if not raw.strip():
@@ -310,3 +321,31 @@ def read_jsonl_file(path: Path, max_bytes: int,
                     yield Problem(spath, str(exc), lineno)
     except (OSError, EOFError) as exc:
         yield Problem(spath, f"cannot read: {getattr(exc, 'strerror', None) or exc}")
+
+
+def count_lines(fh: io.BufferedIOBase, end: int) -> int:
+    """How many line ends the file has before byte ``end``; ``fh`` is left at ``end``."""
+    fh.seek(0)
+    counted = 0
+    while fh.tell() < end:
+        chunk = fh.read(min(COUNT_BYTES, end - fh.tell()))
+        if not chunk:
+            break
+        counted += chunk.count(b"\n")
+    return counted
+
+
+def line_spans(path: Path, parts: int) -> list[tuple[int, int]]:
+    """``parts`` byte ranges of an uncompressed file, each starting where a line starts (fewer
+    when lines are long): pieces of one file that processes can read at once."""
+    size = path.stat().st_size
+    starts = [0]
+    with open(path, "rb") as fh:
+        for k in range(1, parts):
+            fh.seek(max(size * k // parts - 1, starts[-1]))
+            fh.readline()  # to the end of the line this byte is in
+            if fh.tell() >= size:
+                break
+            if fh.tell() > starts[-1]:
+                starts.append(fh.tell())
+    return list(zip(starts, starts[1:] + [size], strict=True))
