@@ -80,9 +80,9 @@ def merges(monkeypatch) -> list[int]:
     taken: list[int] = []
     real = merging.merge
 
-    def merge(ix, segments, stories):
+    def merge(ix, segments, stories, **options):
         taken.append(len(segments))
-        return real(ix, segments, stories)
+        return real(ix, segments, stories, **options)
 
     monkeypatch.setattr(merging, "merge", merge)
     return taken

@@ -17,9 +17,11 @@ from test_memory_budget import write_archive
 from searchsvc.core.params import parse_search_args
 from searchsvc.core.search import search
 from searchsvc.engine import FACETS, TEXT_FIELDS
+from searchsvc.engines.whoosh import merging
 from searchsvc.engines.whoosh.codec import read_record_from
 from searchsvc.engines.whoosh.columns import segment_data
 from searchsvc.engines.whoosh.engine import MERGE_FACTOR, WhooshEngine
+from searchsvc.errors import BuildError
 from searchsvc.ingest.build import full_build
 
 
@@ -85,6 +87,67 @@ def test_a_merged_build_holds_what_one_writer_writes(archive, tmp_path):
     finally:
         a_engine.close()
         b_engine.close()
+
+
+def segment_files(engine: WhooshEngine) -> dict[str, bytes]:
+    """The only segment's files, by what follows the segment's name (``.pst``, ``.trm``...)."""
+    _, reader = only_segment(engine)
+    name = reader.segment().make_filename("")
+    return {p.name[len(name):]: p.read_bytes()
+            for p in Path(reader._storage.folder).glob(name + "*")}
+
+
+def test_a_merge_with_a_helper_process_writes_the_segment_one_process_writes(archive, tmp_path,
+                                                                             monkeypatch):
+    """A large merge has a forked helper merge every field after ``body`` while the merging
+    process merges the rest, then appends the helper's postings and term rows: the merged
+    segment is the one a single process writes, byte for byte, so searches cannot tell."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    # Under 2,000 articles a build writes in one process, so both number documents alike;
+    # procs=2 lets the merge have its helper, from the size set here.
+    for index, helper_from in ((one, 10**9), (two, 0)):
+        monkeypatch.setattr(merging, "HELPER_MIN_DOCS", helper_from)
+        full_build(WhooshEngine(index, build_memory_mb=0.05), index, [archive], procs=2)
+    a_engine, b_engine = WhooshEngine(one), WhooshEngine(two)
+    try:
+        a, b = segment_files(a_engine), segment_files(b_engine)
+        assert {".pst", ".trm", ".arrays"} <= a.keys() and a.keys() == b.keys()
+        assert all(a[suffix] == b[suffix] for suffix in a), [s for s in a if a[s] != b[s]]
+        (_, reader), = [only_segment(b_engine)]
+        fields = {f for (f, _), _ in reader}
+        assert {"title", "body", "id", "date", "places"} <= fields  # before and after the cut
+        # The helper's files went when it was done.
+        assert not list(Path(reader._storage.folder).glob("*.helper*"))
+        for q in ({"q": "crude oil prices"}, {"q": "title:coffee"}, {"q": "", "places": "uk"}):
+            sq = parse_search_args({**q, "collapse": "false", "per_page": "50"})
+            got, want = search(b_engine.snapshot(), sq), search(a_engine.snapshot(), sq)
+            assert got.total == want.total > 0
+            assert [(h.id, h.score) for h in got.hits] == [(h.id, h.score) for h in want.hits]
+    finally:
+        a_engine.close()
+        b_engine.close()
+
+
+def test_a_failed_merge_helper_fails_the_build_and_the_served_index_stays(archive, tmp_path,
+                                                                            monkeypatch):
+    index = tmp_path / "index"
+    full_build(WhooshEngine(index), index, [archive], procs=1)
+    before = outcome(index)
+
+    def broken(self, names, postings_path, rows_path):
+        raise RuntimeError("no space left for the rows")
+
+    monkeypatch.setattr(merging, "HELPER_MIN_DOCS", 0)
+    monkeypatch.setattr(merging._MergeWriter, "write_fields", broken)
+    engine = WhooshEngine(index, build_memory_mb=0.05)
+    try:
+        with pytest.raises(BuildError, match="merge's helper process failed: RuntimeError: "
+                                             "no space left for the rows"):
+            full_build(engine, index, [archive], procs=2)
+    finally:
+        engine.close()  # it opened the served generation, to refuse shrinking it
+    assert outcome(index) == before
+    assert not list(index.glob("**/*.helper*"))
 
 
 def write_update(src: Path, n: int, revision: int = 0) -> None:

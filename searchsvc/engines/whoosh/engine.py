@@ -52,6 +52,7 @@ from searchsvc.engines.whoosh import generations as gens
 from searchsvc.engines.whoosh import merging
 from searchsvc.engines.whoosh.columns import Columns, Selection, read_segment, segment_data
 from searchsvc.engines.whoosh.evaluate import Evaluator
+from searchsvc.engines.whoosh.forking import detach_from_parent
 from searchsvc.engines.whoosh.hits import Hits, all_of, sparse
 from searchsvc.engines.whoosh.packs import write_pack
 from searchsvc.engines.whoosh.postings import CACHE_BYTES, Postings
@@ -640,6 +641,7 @@ class WhooshWriter:
         overrides = gens.read_json(self.tmp / STORIES, {}) if base is not None else {}
         self.stories: dict[str, str] = overrides if isinstance(overrides, dict) else {}
         self.pending_stories: dict[str, str] = {}
+        self.procs = 1  # the most processes an add_all used (its merge may use as many)
 
     # Segments are listed in the table of contents only at publish: a killed writer leaves a
     # .tmp folder, nothing the served generation refers to.
@@ -664,6 +666,7 @@ class WhooshWriter:
                  ready: Callable[[Collector], None] | None,
                  total: int | None) -> Collector:
         articles = total if total is not None else len(work)
+        self.procs = max(self.procs, procs)
         if procs > 1 and articles >= PARALLEL_MIN_ARTICLES and len(work) >= procs:
             segments, collector = _write_parallel(self.tmp, work, prepare, collector, procs,
                                                   progress, ready,
@@ -827,7 +830,7 @@ class WhooshWriter:
 
     def _merge(self, group: list) -> list:
         if merging.can_copy(self.ix, group):
-            return [merging.merge(self.ix, group, self.stories)]
+            return [merging.merge(self.ix, group, self.stories, helper=self.procs > 1)]
         # Segments written before array codecs and packs: their articles are analysed again.
         # One writer, whatever the budget: a merge that flushed could make as many segments
         # as it merged.
@@ -946,26 +949,9 @@ class _Segments:
 _WORK: tuple = ()
 
 
-def _detach_from_parent(parent: int) -> None:
-    """In a forked worker: let the build lock go with the parent, and die with it."""
-    from searchsvc.ingest.locks import release_inherited
-
-    release_inherited()
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: the kernel kills us with the parent
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-    except (OSError, AttributeError):
-        pass
-
-
 def _write_slice(gen_dir: str, start: int, step: int, counter, results, parent: int,
                  budget: tuple[int, int]) -> None:
-    _detach_from_parent(parent)
+    detach_from_parent(parent)
     # A worker allocates millions of small objects and frees none until it exits: the cyclic
     # collector would rescan them over and over, and find no garbage.
     gc.disable()

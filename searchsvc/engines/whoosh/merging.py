@@ -21,6 +21,13 @@ segment's term dictionary), and a term's postings are read with plain file reads
 searcher's memory maps: a merge's memory is one term's postings and the merged term
 dictionary Whoosh keeps until the segment is closed, not the segments' files.
 
+A merge is one term after another in Python, so a large one (a full build's, of two workers'
+segments) splits the fields: a forked helper merges every field after ``body`` in name order
+into files of its own while the merging process merges ``body``; the merging process then
+appends the helper's postings and adds its term rows, their postings' offsets moved by where
+the helper's postings now start. Fields are written in name order either way, so the segment
+is byte for byte the one a single process writes.
+
 What used to be the only merge — rebuilding each article from its stored fields and analysing
 its text again — cost about as much as indexing the articles; a build that flushed under its
 memory budget could not afford to merge what it flushed, and a million-article archive was
@@ -30,10 +37,16 @@ one cannot copy (:func:`can_copy`).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import gc
 import heapq
 import itertools
+import multiprocessing
+import os
+import pickle
 import struct
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -53,6 +66,7 @@ from searchsvc.engines.whoosh.codec import (
     record_bytes,
 )
 from searchsvc.engines.whoosh.columns import SegmentData, segment_data
+from searchsvc.engines.whoosh.forking import detach_from_parent
 from searchsvc.engines.whoosh.packs import (
     Strings,
     concat_strings,
@@ -71,6 +85,9 @@ from searchsvc.engines.whoosh.segments import (
 
 ROWS_PER_WRITE = 65_536  # term dictionary rows gathered before they are written
 READ_BYTES = 1 << 22  # a segment's term dictionary is read in pieces of this size
+# A merge of this many documents or more has a helper process merge some of its fields.
+HELPER_MIN_DOCS = 10_000
+SPLIT_AFTER = "body"  # the last field (by name) the merging process merges itself
 _TERMINFO = W3TermInfo._struct  # a W3 term info: its statistics, then where its postings are
 _EXTENT = struct.Struct("!qi")  # whoosh.system's pack_long and pack_int: offset, length
 
@@ -105,10 +122,12 @@ def can_copy(ix, segments: Sequence) -> bool:
     return True
 
 
-def merge(ix, segments: Sequence, stories: dict[str, str]) -> object:
+def merge(ix, segments: Sequence, stories: dict[str, str], helper: bool = False) -> object:
     """One new segment with the live documents of ``segments``, in order. Story ids in
     ``stories`` (the generation's overrides) are written into the merged segment and removed
-    from ``stories``. Returns the new segment (not yet in any table of contents)."""
+    from ``stories``. With ``helper``, a merge of :data:`HELPER_MIN_DOCS` documents or more
+    has a forked process merge some of the fields meanwhile (:class:`_Helper`). Returns the
+    new segment (not yet in any table of contents)."""
     sources: list[_Source] = []
     base = 0
     try:
@@ -127,7 +146,7 @@ def merge(ix, segments: Sequence, stories: dict[str, str]) -> object:
             sources.append(_Source(reader, segment_data(reader), keep, renumber, base,
                                    bool(keep.all()), postings))
             base += int(keep.sum())
-        writer = _MergeWriter(ix, sources, stories)
+        writer = _MergeWriter(ix, sources, stories, helper and base >= HELPER_MIN_DOCS)
         try:
             writer.copy_documents()
             return writer._finalize_segment()
@@ -143,10 +162,12 @@ def merge(ix, segments: Sequence, stories: dict[str, str]) -> object:
 class _MergeWriter(FastSegmentWriter):
     """A segment writer fed from other segments instead of articles."""
 
-    def __init__(self, ix, sources: list[_Source], stories: dict[str, str]):
+    def __init__(self, ix, sources: list[_Source], stories: dict[str, str],
+                 parallel: bool = False):
         super().__init__(ix)
         self.sources = sources
         self.stories = stories
+        self.parallel = parallel
         # exact token counts per text field, by merged document number
         self.field_lengths = {f: np.concatenate([s.data.lengths[f][s.keep] for s in sources])
                               .astype(np.int64) for f in TEXT_FIELDS}
@@ -184,81 +205,131 @@ class _MergeWriter(FastSegmentWriter):
     def _flush_segment(self):
         self.perdocwriter.close()
         fw = self.fieldwriter
-        for fieldname, group in itertools.groupby(_merged_terms(self.sources),
-                                                  key=lambda e: e[0]):
-            fw.start_field(fieldname, self.schema[fieldname])
-            terms = ((tbytes, parts) for _, tbytes, parts in group)
-            if fieldname in TEXT_FIELDS:
-                self.merged_lexicons[fieldname] = self._copy_text(fieldname, terms)
-            else:
-                self._copy_keyword(fieldname, terms)
-            fw.finish_field()
+        names = _field_names(self.sources)
+        here, there = _split_fields(names) if self.parallel else (names, [])
+        helper = _Helper(self, there) if there else None
+        try:
+            for fieldname, terms in self._fields(here):
+                fw.start_field(fieldname, self.schema[fieldname])
+                postfile = fw._postfile
+                prefix = _field_prefix(fw)
+                rows: list[tuple[bytes, bytes]] = []
+                lexicon = self.merged_lexicons[fieldname] = [] \
+                    if fieldname in TEXT_FIELDS else None
+                for tbytes, body, info in self._written(fieldname, terms, postfile):
+                    postfile.write(body)
+                    rows.append((prefix + tbytes, info))
+                    if lexicon is not None:
+                        lexicon.append(tbytes)
+                    if len(rows) >= ROWS_PER_WRITE:
+                        _add_term_rows(fw._tindex, rows)
+                        rows = []
+                _add_term_rows(fw._tindex, rows)
+                fw.finish_field()
+            if helper is not None:
+                self._take(*helper.result())
+        finally:
+            if helper is not None:
+                helper.close()
         fw.close()
 
-    def _rows(self, fieldname: str, written: Iterable[tuple[bytes, bytes, bytes]]) -> None:
-        """Write (term, postings, term info) as they come, the dictionary in batches."""
-        fw = self.fieldwriter
-        postfile = fw._postfile
-        prefix = _field_prefix(fw)
-        rows: list[tuple[bytes, bytes]] = []
-        for tbytes, body, info in written:
-            postfile.write(body)
-            rows.append((prefix + tbytes, info))
-            if len(rows) >= ROWS_PER_WRITE:
-                _add_term_rows(fw._tindex, rows)
-                rows = []
-        _add_term_rows(fw._tindex, rows)
+    def _fields(self, names: Sequence[str]) -> Iterator[tuple[str, Iterator]]:
+        """(field, its terms' (term, [(source, term info)])) for the given fields, in order."""
+        for fieldname, group in itertools.groupby(_merged_terms(self.sources, set(names)),
+                                                  key=lambda e: e[0]):
+            yield fieldname, ((tbytes, parts) for _, tbytes, parts in group)
 
-    def _copy_text(self, fieldname: str, terms: Iterator) -> list[bytes]:
-        lengths = self.field_lengths[fieldname]
-        postfile = self.fieldwriter._postfile
-        lexicon: list[bytes] = []
+    def _written(self, fieldname: str, terms: Iterator, postfile: IO[bytes],
+                 ) -> Iterator[tuple[bytes, bytes, bytes]]:
+        """(term, postings, term info) of each merged term of a field, the term info
+        pointing at where ``postfile`` is when it is yielded (the caller writes the postings
+        there before asking for the next)."""
+        if fieldname in TEXT_FIELDS:
+            return self._text_written(terms, self.field_lengths[fieldname], postfile)
+        return self._keyword_written(fieldname, terms, postfile)
 
-        def written() -> Iterator[tuple[bytes, bytes, bytes]]:
-            for tbytes, parts in terms:
-                if len(parts) == 1 and self.sources[parts[0][0]].whole:
-                    # Most terms: in one segment, none of whose documents is deleted. Its
-                    # record and statistics are the merged ones, the documents shifted.
-                    source = self.sources[parts[0][0]]
-                    body, info = _shifted(source.postings, parts[0][1], source.base,
-                                          postfile.tell())
-                    lexicon.append(tbytes)
-                    yield tbytes, body, info
-                    continue
-                body, docs, tfs = _text_postings(self.sources, parts)
-                if not len(docs):
-                    continue  # every document with it was deleted
-                doc_lengths = lengths[docs]
-                present = doc_lengths[doc_lengths > 0]
-                info = _TERMINFO.pack(
-                    0, float(tfs.sum()), len(docs),
-                    length_to_byte(int(present.min())) if len(present) else 0,
-                    length_to_byte(int(doc_lengths.max())), float(tfs.max()),
-                    int(docs[0]), int(docs[-1]),
-                ) + _EXTENT.pack(postfile.tell(), len(body))
-                lexicon.append(tbytes)
+    def _text_written(self, terms: Iterator, lengths: np.ndarray, postfile: IO[bytes],
+                      ) -> Iterator[tuple[bytes, bytes, bytes]]:
+        for tbytes, parts in terms:
+            if len(parts) == 1 and self.sources[parts[0][0]].whole:
+                # Most terms: in one segment, none of whose documents is deleted. Its
+                # record and statistics are the merged ones, the documents shifted.
+                source = self.sources[parts[0][0]]
+                body, info = _shifted(source.postings, parts[0][1], source.base,
+                                      postfile.tell())
                 yield tbytes, body, info
+                continue
+            body, docs, tfs = _text_postings(self.sources, parts)
+            if not len(docs):
+                continue  # every document with it was deleted
+            doc_lengths = lengths[docs]
+            present = doc_lengths[doc_lengths > 0]
+            info = _TERMINFO.pack(
+                0, float(tfs.sum()), len(docs),
+                length_to_byte(int(present.min())) if len(present) else 0,
+                length_to_byte(int(doc_lengths.max())), float(tfs.max()),
+                int(docs[0]), int(docs[-1]),
+            ) + _EXTENT.pack(postfile.tell(), len(body))
+            yield tbytes, body, info
 
-        self._rows(fieldname, written())
-        return lexicon
-
-    def _copy_keyword(self, fieldname: str, terms: Iterator) -> None:
+    def _keyword_written(self, fieldname: str, terms: Iterator, postfile: IO[bytes],
+                         ) -> Iterator[tuple[bytes, bytes, bytes]]:
         limit = self.fieldwriter._codec._blocklimit
         fixed = self.schema[fieldname].format.fixed_value_size()
-        postfile = self.fieldwriter._postfile
+        for tbytes, parts in terms:
+            postings: list[tuple[int, float, bytes]] = []
+            for i, info in parts:
+                postings.extend(_keyword_postings(self.sources[i], fieldname, tbytes,
+                                                   W3TermInfo.from_bytes(info), fixed))
+            if not postings:
+                continue
+            body, info = _encode_postings(postings, {}, fixed, limit, postfile.tell())
+            yield tbytes, body, info
 
-        def written() -> Iterator[tuple[bytes, bytes, bytes]]:
-            for tbytes, parts in terms:
-                postings: list[tuple[int, float, bytes]] = []
-                for i, info in parts:
-                    postings.extend(_keyword_postings(self.sources[i], fieldname, tbytes,
-                                                       W3TermInfo.from_bytes(info), fixed))
-                if not postings:
-                    continue
-                body, info = _encode_postings(postings, {}, fixed, limit, postfile.tell())
-                yield tbytes, body, info
+    def write_fields(self, names: Sequence[str], postings_path: str, rows_path: str) -> None:
+        """In the helper process: the given fields' postings into a file of their own (term
+        infos pointing into it from 0) and their term rows, a field's in batches of
+        (field, [(term, term info)]), into another (see :class:`_Helper`)."""
+        with open(postings_path, "wb") as postfile, open(rows_path, "wb") as out:
+            for fieldname, terms in self._fields(names):
+                batch: list[tuple[bytes, bytes]] = []
+                for tbytes, body, info in self._written(fieldname, terms, postfile):
+                    postfile.write(body)
+                    batch.append((tbytes, info))
+                    if len(batch) >= ROWS_PER_WRITE:
+                        pickle.dump((fieldname, batch), out, pickle.HIGHEST_PROTOCOL)
+                        batch = []
+                pickle.dump((fieldname, batch), out, pickle.HIGHEST_PROTOCOL)
 
-        self._rows(fieldname, written())
+    def _take(self, postings_path: str, rows_path: str) -> None:
+        """The helper's fields, after this process's: its postings appended to the segment's,
+        its rows added to the dictionary with their postings moved by where they now start."""
+        fw = self.fieldwriter
+        postfile = fw._postfile
+        shift = postfile.tell()
+        with open(postings_path, "rb") as fh:
+            while chunk := fh.read(READ_BYTES):
+                postfile.write(chunk)
+        current = None
+        prefix = b""
+        with open(rows_path, "rb") as fh:
+            while True:
+                try:
+                    fieldname, batch = pickle.load(fh)
+                except EOFError:
+                    break
+                if fieldname != current:
+                    if current is not None:
+                        fw.finish_field()
+                    fw.start_field(fieldname, self.schema[fieldname])
+                    prefix, current = _field_prefix(fw), fieldname
+                if fieldname in TEXT_FIELDS:
+                    self.merged_lexicons.setdefault(fieldname, []).extend(
+                        tbytes for tbytes, _ in batch)
+                _add_term_rows(fw._tindex, [(prefix + tbytes, _moved(info, shift))
+                                            for tbytes, info in batch])
+        if current is not None:
+            fw.finish_field()
 
     def _finalize_segment(self):
         segment = SegmentWriter._finalize_segment(self)
@@ -267,20 +338,103 @@ class _MergeWriter(FastSegmentWriter):
         return segment
 
 
+def _field_names(sources: Sequence[_Source]) -> list[str]:
+    """Every field with terms in any of the segments, in name order (the order a merge
+    writes them in)."""
+    return sorted({name for source in sources for name in source.reader._terms._fieldmap})
+
+
+def _split_fields(names: list[str]) -> tuple[list[str], list[str]]:
+    """The fields this process merges and those a helper merges meanwhile: a run each, in
+    name order, so the helper's postings go after this process's as one piece. The bodies'
+    terms are about half of a merge's work (``body`` is the first field by name)."""
+    here = [name for name in names if name <= SPLIT_AFTER]
+    return here, names[len(here):]
+
+
+def _moved(info: bytes, shift: int) -> bytes:
+    """A term info whose postings were written ``shift`` bytes further on."""
+    offset, length = _EXTENT.unpack_from(info, len(info) - _EXTENT.size)
+    return info[:-_EXTENT.size] + _EXTENT.pack(offset + shift, length)
+
+
+class _Helper:
+    """A forked process merging some of the fields (``_MergeWriter.write_fields``) while this
+    one merges the others: a merge is one term after another in Python, and the second core
+    had nothing to do. It opens the segments again (an inherited file is shared with the
+    parent, and so is its position), writes into two files beside the segment, and the
+    parent appends them (``_MergeWriter._take``): the segment is the same, byte for byte, as
+    one process writes."""
+
+    def __init__(self, writer: _MergeWriter, names: list[str]) -> None:
+        stem = str(Path(writer.storage.folder) / f"{writer.newsegment.segment_id()}.helper")
+        self.paths = (stem + ".pst", stem + ".rows")
+        ctx = multiprocessing.get_context("fork")
+        self.conn, sending = ctx.Pipe(duplex=False)
+        gc.freeze()  # the helper's collector then leaves the parent's objects (and pages) be
+        try:
+            self.process = ctx.Process(target=_help, daemon=True,
+                                       args=(writer, names, self.paths, sending, os.getpid()))
+            self.process.start()
+        finally:
+            gc.unfreeze()
+            sending.close()
+
+    def result(self) -> tuple[str, str]:
+        """The helper's two files, once it has written them."""
+        try:
+            status, detail = self.conn.recv()
+        except EOFError:
+            status, detail = "error", f"it died (exit code {self.process.exitcode})"
+        self.process.join()
+        if status != "ok":
+            raise OSError(f"a merge's helper process failed: {detail}")
+        return self.paths
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+        for path in self.paths:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+
+def _help(writer: _MergeWriter, names: list[str], paths: tuple[str, str], conn,
+          parent: int) -> None:
+    detach_from_parent(parent)
+    try:
+        writer.sources = [_reopened(writer, source) for source in writer.sources]
+        writer.write_fields(names, *paths)
+        conn.send(("ok", None))
+        os._exit(0)  # not a word more: the parent's open files are this process's too
+    except BaseException as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        os._exit(1)
+
+
+def _reopened(writer: _MergeWriter, source: _Source) -> _Source:
+    return dataclasses.replace(
+        source, reader=SegmentReader(writer.storage, writer.schema, source.reader.segment()),
+        postings=open(source.postings.name, "rb"))
+
+
 def _field_prefix(fw) -> bytes:
     from whoosh.system import pack_ushort
 
     return pack_ushort(fw._fieldid)
 
 
-def _merged_terms(sources: Sequence[_Source],
+def _merged_terms(sources: Sequence[_Source], fields: Container[str],
                   ) -> Iterator[tuple[str, bytes, list[tuple[int, bytes]]]]:
-    """(field, term, [(source, term info bytes), …]) for every term of every source, in field
-    and term order, the sources in their order. A segment's term dictionary is read in its
-    own order: by field (numbered in name order as both writers start them), then term."""
+    """(field, term, [(source, term info bytes), …]) for every term of the given fields of
+    every source, in field and term order, the sources in their order. A segment's term
+    dictionary is read in its own order: by field (numbered in name order as both writers
+    start them), then term."""
     def entries(i: int, source: _Source) -> Iterator[tuple[str, bytes, int, bytes]]:
         last: tuple[str, bytes] | None = None
-        for fieldname, tbytes, info in _dictionary(source.reader):
+        for fieldname, tbytes, info in _dictionary(source.reader, fields):
             if last is not None and (fieldname, tbytes) <= last:
                 raise ValueError(f"segment {source.reader.segment()} lists its terms out of "
                                  "field order: it cannot be merged by copying")
@@ -300,16 +454,25 @@ def _merged_terms(sources: Sequence[_Source],
         yield key[0], key[1], parts
 
 
-def _dictionary(reader: SegmentReader) -> Iterator[tuple[str, bytes, bytes]]:
-    """(field, term, term info bytes) of a segment's term dictionary, in file order. The
-    dictionary is Whoosh's ordered hash file: records of (key length, value length, key —
-    the field's number, then the term —, value) between its header and its hash tables. Read
-    here in large pieces: Whoosh's own iteration reads each record with three seeks and
-    decodes each term info, a third of a merge's time."""
+def _dictionary(reader: SegmentReader, fields: Container[str],
+                ) -> Iterator[tuple[str, bytes, bytes]]:
+    """(field, term, term info bytes) of the given fields in a segment's term dictionary, in
+    file order. The dictionary is Whoosh's ordered hash file: records of (key length, value
+    length, key — the field's number, then the term —, value) between its header and its
+    hash tables, and an index of the records' places in key order. Read here in large
+    pieces: Whoosh's own iteration reads each record with three seeks and decodes each term
+    info, a third of a merge's time. The fields a segment numbers in name order are a run of
+    its records: read from the first one's (found with the index) to past the last."""
     terms = reader._terms
     tindex, unmap = terms._tindex, terms._fieldunmap
+    numbers = [n for name, n in terms._fieldmap.items() if name in fields]
+    if not numbers:
+        return
+    start = tindex.closest_key_pos(min(numbers).to_bytes(2, "big"))
+    if start is None:
+        return
     dbfile, end = tindex.dbfile, tindex.endofdata
-    base, buf, at = tindex.startofdata, b"", 0  # ``buf`` holds the file's bytes from ``base``
+    base, buf, at = start, b"", 0  # ``buf`` holds the file's bytes from ``base``
     lengths = _KEY_VALUE_LENGTHS
     while base + at < end:
         if at + lengths.size > len(buf):
@@ -319,8 +482,10 @@ def _dictionary(reader: SegmentReader) -> Iterator[tuple[str, bytes, bytes]]:
         if at + size > len(buf):
             buf, base, at = _refill(dbfile, buf, base, at, size, end)
         key = at + lengths.size
-        yield (unmap[int.from_bytes(buf[key:key + 2], "big")], buf[key + 2:key + keylen],
-               buf[key + keylen:key + keylen + datalen])
+        fieldname = unmap[int.from_bytes(buf[key:key + 2], "big")]
+        if fieldname not in fields:
+            return
+        yield fieldname, buf[key + 2:key + keylen], buf[key + keylen:key + keylen + datalen]
         at += size
 
 
