@@ -384,12 +384,6 @@ class Writer(Protocol):
 
     def delete(self, ids: Sequence[str]) -> None: ...
 
-    def finish(self) -> None:
-        """Do the writing that is left before :meth:`publish` but does not need the stories
-        (a full build calls it while its stories are still being clustered, elsewhere);
-        optional: :meth:`publish` finishes whatever was left."""
-        ...
-
     def set_stories(self, stories: dict[str, str]) -> None:
         """Story ids of articles in the new generation, where they differ from what
         :class:`IndexedArticle.story` said when the article was added."""

@@ -13,27 +13,19 @@ import multiprocessing
 import os
 import pickle
 import random
-import shutil
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from support.index import build_index, build_sources, open_snapshot
+from support.index import build_index
 
-from searchsvc.engines.whoosh import engine as whoosh_engine
-from searchsvc.errors import BuildError
 from searchsvc.ingest import build as build_module
 from searchsvc.ingest import story_spool
 from searchsvc.ingest.prepare import index_article, story_terms
 from searchsvc.ingest.readers import Article
 from searchsvc.ingest.stories import WINDOW_DAYS, DocTerms, cluster, entities
-from searchsvc.ingest.story_spool import (
-    PREFIX,
-    ClusteringProcess,
-    StorySpool,
-    cluster_spooled,
-)
+from searchsvc.ingest.story_spool import PREFIX, StorySpool, cluster_spooled
 
 START = dt.date(1990, 3, 1)
 SYLLABLES = ("ka", "lo", "mi", "ren", "tor", "vi", "sal", "den", "pru", "gat", "hol", "fen",
@@ -323,74 +315,6 @@ def test_a_failing_clustering_removes_the_spool(tmp_path, spool_root, monkeypatc
         build_index(tmp_path / "built", records(archive(days=10)))
     gc.collect()  # the engine's leaked file is closed here, not in a later test
     assert leftovers(spool_root) == []
-
-
-def stories_of(index_dir: Path, articles: list[Article]) -> dict[str, str | None]:
-    with open_snapshot(index_dir) as snapshot:
-        found = snapshot.documents([a.id for a in articles])
-    return {a.id: f.story if f else None for a, f in zip(articles, found, strict=True)}
-
-
-@pytest.fixture
-def apart(monkeypatch) -> list[ClusteringProcess]:
-    """Every build clusters in a process of its own (its workers writing a segment each, which
-    the engine merges meanwhile); the processes started, watched."""
-    started: list[ClusteringProcess] = []
-
-    class Watched(ClusteringProcess):
-        def __init__(self, spool: StorySpool) -> None:
-            super().__init__(spool)
-            started.append(self)
-
-    monkeypatch.setattr(build_module, "CLUSTER_APART_MIN", 0)
-    monkeypatch.setattr(build_module, "ClusteringProcess", Watched)
-    monkeypatch.setattr(whoosh_engine, "PARALLEL_MIN_ARTICLES", 0)
-    return started
-
-
-def test_stories_clustered_apart_during_the_merge_are_the_build_s_stories(
-        tmp_path, spool_root, apart, monkeypatch):
-    articles = archive(days=20)
-    here = stories_of(build_index(tmp_path / "apart", records(articles)), articles)
-    assert len(apart) == 1
-    monkeypatch.setattr(build_module, "CLUSTER_APART_MIN", 10**9)
-    assert stories_of(build_index(tmp_path / "here", records(articles)), articles) == here
-    assert len(apart) == 1
-    docs = as_docs(articles)
-    assert here == {d.id: cluster(docs).get(d.id, d.id) for d in docs}
-    assert len(articles) - len(set(here.values())) >= 10  # stories of several articles
-    assert leftovers(spool_root) == []
-
-
-@ENGINE_LEAK
-def test_a_clustering_process_that_dies_fails_the_build_and_the_index_stays(
-        tmp_path, spool_root, apart, monkeypatch):
-    articles = archive(days=20)
-    index_dir = build_index(tmp_path, records(articles))
-    served = stories_of(index_dir, articles)
-    real = whoosh_engine.WhooshWriter.finish
-
-    def killing(writer) -> None:
-        apart[-1]._process.kill()  # as the out-of-memory killer would
-        real(writer)
-
-    monkeypatch.setattr(whoosh_engine.WhooshWriter, "finish", killing)
-    with pytest.raises(BuildError, match=r"story clustering's process ended without a result "
-                                         r"\(exit code -9\)"):
-        build_sources(index_dir, [tmp_path / "src" / "articles.jsonl"])
-    gc.collect()
-    assert stories_of(index_dir, articles) == served
-    assert leftovers(spool_root) == []
-
-
-def test_a_clustering_process_reports_what_failed(docs, tmp_path):
-    spool = spooled([docs[0::2], docs[1::2]], tmp_path)
-    assert ClusteringProcess(spool).result() == cluster(docs)
-    shutil.rmtree(spool.dir)  # its files gone
-    with pytest.raises(BuildError, match=r"^build failed, index unchanged: story clustering "
-                                         r"failed: FileNotFoundError: "):
-        ClusteringProcess(spool).result()
-    spool.close()
 
 
 @ENGINE_LEAK

@@ -46,7 +46,7 @@ from searchsvc.ingest.prepare import (
 )
 from searchsvc.ingest.readers import Article, Problem, line_spans, read_jsonl_file
 from searchsvc.ingest.sources import SourceFile, duplicate, iter_files, read_file, text_id
-from searchsvc.ingest.story_spool import ClusteringProcess, cluster_spooled
+from searchsvc.ingest.story_spool import cluster_spooled
 from searchsvc.ingest.story_updates import assign_stories, hand_on_stories
 
 Progress = Callable[[str, int, int], None]
@@ -56,9 +56,6 @@ MANIFEST_VERSION = 1
 FULL_DIFF_AT = 20_000_000
 # A JSONL file at least this large is planned in pieces read at once (forking costs less).
 PLAN_SPLIT_BYTES = 32 * 2**20
-# A build of at least this many articles with more than one process clusters its stories in a
-# process of its own, while the engine merges (spawning one costs about half a second).
-CLUSTER_APART_MIN = 10_000
 
 
 @dataclass
@@ -520,7 +517,6 @@ def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport
     _check_strict(strict, report.problems)
     writer = engine.full_writer()
     gathered = Gathered()
-    apart: list[ClusteringProcess] = []
     try:
         stories: dict[str, str] = {}
 
@@ -529,9 +525,6 @@ def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport
             if progress:
                 progress("stories", collected.documents, collected.documents)
             assert collected.spool is not None
-            if procs > 1 and collected.documents >= CLUSTER_APART_MIN:
-                apart.append(ClusteringProcess(collected.spool))  # through the merge too
-                return
             stories.update(cluster_spooled(collected.spool))
             collected.close()  # the spooled term counts are not needed any more
 
@@ -561,13 +554,10 @@ def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport
             # a build's largest, and at a million articles these were half a gigabyte of it.
             del planned
             gathered.files.clear()
-            writer.set_vocabulary(gathered.words, gathered.phrases)
-            gathered.words, gathered.phrases = Counter(), Counter()
-            writer.finish()  # the merge, while the stories may still be clustered apart
-            if apart:
-                stories.update(apart.pop().result())
             writer.set_stories(stories)
             stories.clear()
+            writer.set_vocabulary(gathered.words, gathered.phrases)
+            gathered.words, gathered.phrases = Counter(), Counter()
             report.seconds = time.perf_counter() - started
             report.generation = writer.generation
             report.generation = writer.publish(_generation_record(report), manifest)
@@ -579,8 +569,6 @@ def _full(engine: Engine, index_dir: Path, srcs: list[Path], report: BuildReport
         writer.abort()
         raise
     finally:
-        for process in apart:  # the build failed while its stories were clustered
-            process.cancel()
         gathered.close()  # the story spool's files, also when the build fails
 
 

@@ -42,10 +42,6 @@ same mapping as ``cluster`` on the same articles in the same order, which the te
 Article numbers are the order ``cluster`` would see the articles in: the parts in the order
 they were merged, each part in the order its articles were added.
 
-A large build clusters in a process of its own (:class:`ClusteringProcess`) while the engine
-merges its segments: the spool is files, so a fresh (spawned) process needs nothing else of the
-build, and holds only the clustering's own memory.
-
 Files live in a directory of their own under the system's temporary directory (``TMPDIR``) or
 the ``root`` given; :meth:`StorySpool.close` removes it, and the owning process removes it when
 the spool is garbage collected or the interpreter exits (a build removes it when it fails). A
@@ -54,7 +50,6 @@ killed build's directory (named after its process) is removed by the next spool 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import shutil
@@ -70,7 +65,6 @@ from typing import Any, cast
 
 import numpy as np
 
-from searchsvc.errors import BuildError
 from searchsvc.ingest.stories import (
     WINDOW_DAYS,
     _candidate_pairs,
@@ -424,61 +418,6 @@ def cluster_spooled(spool: StorySpool, window_entries: int = WINDOW_ENTRIES,
     sizes = _key_sizes(col, rep, stats, window_entries)
     a, b, sims = _pairs(col, rep, stats, sizes, window_entries)
     return _stories(col, rep, stats, a, b, sims, batch_entries)
-
-
-def _cluster_and_send(spool: StorySpool, window_entries: int, batch_entries: int,
-                      out: Any) -> None:
-    try:
-        result: tuple[str, Any] = ("ok", cluster_spooled(spool, window_entries, batch_entries))
-    except BaseException as exc:  # reported by the build, which fails
-        result = ("error", f"{type(exc).__name__}: {exc}")
-    out.send(result)
-    out.close()
-
-
-class ClusteringProcess:
-    """:func:`cluster_spooled` in a process of its own, so that a build can merge its segments
-    meanwhile. The process is spawned, not forked: a forked copy would share the build's
-    memory, and every page the build touched or freed meanwhile would then be held twice (at a
-    million articles, half a gigabyte the build lets go before merging). ``result`` waits for
-    the stories; ``cancel`` stops the process. Spawning costs about half a second: worth it
-    only when clustering takes seconds."""
-
-    def __init__(self, spool: StorySpool, window_entries: int = WINDOW_ENTRIES,
-                 batch_entries: int = BATCH_ENTRIES) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        spool.finish()
-        self._results, into = ctx.Pipe(duplex=False)
-        self._process = ctx.Process(target=_cluster_and_send, name="searchsvc-stories",
-                                    args=(spool, window_entries, batch_entries, into),
-                                    daemon=True)
-        self._process.start()
-        into.close()  # the child's end: reading sees EOF if the child dies
-
-    def result(self) -> dict[str, str]:
-        """article id → story id, as :func:`cluster_spooled` returns them; a
-        :class:`~searchsvc.errors.BuildError` if the clustering failed or its process died."""
-        try:
-            status, payload = self._results.recv()
-        except EOFError:
-            status, payload = "died", None
-        finally:
-            self._results.close()
-            self._process.join()
-        if status == "died":
-            raise BuildError("build failed, index unchanged: the story clustering's process "
-                             f"ended without a result (exit code {self._process.exitcode})")
-        if status != "ok":
-            raise BuildError(f"build failed, index unchanged: story clustering failed: "
-                             f"{payload}")
-        return cast(dict[str, str], payload)
-
-    def cancel(self) -> None:
-        """Stop the clustering (a build that failed meanwhile)."""
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join()
-        self._results.close()
 
 
 def _statistics(col: _Spooled, budget: int) -> tuple[np.ndarray, _Stats]:

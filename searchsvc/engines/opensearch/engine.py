@@ -534,10 +534,6 @@ class OpenSearchWriter:
             for i in ids:
                 self.stories.pop(i, None)
 
-    def finish(self) -> None:
-        """Nothing to do before the stories: the articles go to the cluster with them, at
-        :meth:`publish`, and the cluster merges its segments itself."""
-
     def set_stories(self, stories: dict[str, str]) -> None:
         self.stories.update(stories)
 

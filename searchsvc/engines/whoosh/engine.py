@@ -714,17 +714,6 @@ class WhooshWriter:
             self.stories.pop(article_id, None)
             self.pending_stories.pop(article_id, None)
 
-    def finish(self) -> None:
-        """Merge a full build's segments now (:meth:`_merge_small`): the build's largest step
-        after its workers, and it does not need the stories, which :meth:`_apply_stories`
-        then writes beside the merged segment."""
-        try:
-            self._merge_small()
-        except OSError as exc:
-            self.abort()
-            raise BuildError(f"build failed, index unchanged: "
-                             f"{describe_os_error(exc)}") from exc
-
     def set_stories(self, stories: dict[str, str]) -> None:
         self.pending_stories.update(stories)
 
@@ -840,12 +829,6 @@ class WhooshWriter:
             self.segments = [s for s in self.segments if s not in group] + merged
 
     def _merge(self, group: list) -> list:
-        merged = self._merged(group)
-        # What this writer made: stories set after the merge go beside it (_apply_stories).
-        self.new_segments = [s for s in self.new_segments if s not in group] + merged
-        return merged
-
-    def _merged(self, group: list) -> list:
         if merging.can_copy(self.ix, group):
             return [merging.merge(self.ix, group, self.stories, helper=self.procs > 1)]
         # Segments written before array codecs and packs: their articles are analysed again.
