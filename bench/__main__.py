@@ -75,6 +75,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--save-baseline", action="store_true",
                     help="save the scale phase's 1x numbers as bench/scale_baseline.json "
                          "('today', for the 1x-not-slower check of later runs)")
+    ap.add_argument("--baseline-commit", default=None, metavar="REV[+FIX...]",
+                    help="measure this commit's searchsvc at 1x in the same run (FIX: commits "
+                         "applied on top) and check 1x against it instead of the saved baseline")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args(argv)
     wrong = [c for c in args.command if c not in (*PHASES, "all", "report")]
@@ -178,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 result = scale.run(ws, scales, runs=runs, budget=kind_budget,
                                    build_timeout=args.scale_timeout, mem_gb=args.max_build_gb,
-                                   keep=args.keep, save_baseline=args.save_baseline)
+                                   keep=args.keep, save_baseline=args.save_baseline,
+                                   baseline_commit=args.baseline_commit)
             result["finished"] = dt.datetime.now().isoformat(timespec="seconds")
             result["machine"] = machine_info()
             if phase in ("index", "query", "quality"):

@@ -414,9 +414,12 @@ def render_scale(data: dict) -> list[str]:
     if base and base.get("ratios"):
         rows = [[m, fmt(base["baseline"].get(m), 2), fmt(base["now"].get(m), 2),
                  f"{r:.2f}×"] for m, r in base["ratios"].items()]
-        out += [f"**1x against the baseline** (`bench/scale_baseline.json`, saved "
-                f"{base.get('saved')}, commit {base.get('commit') or '?'}"
-                + ("; saved by this run" if sc.get("baseline_saved") else "") + "):", "",
+        where = (f"commit {base.get('commit') or '?'} measured in this run, right after "
+                 "today's code (`--baseline-commit`)" if base.get("saved") == "this run" else
+                 f"`bench/scale_baseline.json`, saved {base.get('saved')}, commit "
+                 f"{base.get('commit') or '?'}"
+                 + ("; saved by this run" if sc.get("baseline_saved") else ""))
+        out += [f"**1x against the baseline** ({where}):", "",
                 table(["measure", "baseline", "now", "ratio"], rows), ""]
     label, s, measured = scale_at_target(sc)
     if s is not None and not measured:

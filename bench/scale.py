@@ -22,7 +22,11 @@ grows differently. ``bench.generate`` writes new articles with Reuters' statisti
 Between consecutive scales the growth exponent of every measure is the log-log slope
 ``log(v2/v1) / log(n2/n1)`` (1.0 = linear). The 1x numbers can be saved as the baseline of
 "today" (``--save-baseline``, ``bench/scale_baseline.json``) so that later runs can check that
-at 1x nothing got slower.
+at 1x nothing got slower. A saved baseline was measured on another day, on a machine whose
+speed varies by 2× and more; ``--baseline-commit REV[+FIX…]`` measures the baseline in the
+same run instead: that commit's ``searchsvc/`` (with the commits after ``+`` applied as
+patches), driven by this ``bench/``, builds and answers the 1x archive right after today's
+code, as engine ``searchsvc@baseline``, and the 1x check compares against it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +42,7 @@ from pathlib import Path
 from bench.common import (
     BENCH,
     REUTERS_JSONL,
+    ROOT,
     Workspace,
     dir_size,
     log,
@@ -53,6 +59,7 @@ SMOKE_BASE = 20
 ENGINES = ("searchsvc", "tantivy")
 SAMPLE = 50_000
 BASELINE = BENCH / "scale_baseline.json"
+SAME_RUN = "searchsvc@baseline"  # the baseline commit's searchsvc, measured in this run
 MEASURES = ("build_wall_s", "build_cpu_s", "peak_tree_pss_mb", "index_mb", "worker_rss_mb",
             "p50_ms", "p95_ms", "first_p50_ms", "first_p95_ms")
 
@@ -101,11 +108,32 @@ def _queries(folder: Path, archive: Path, n: int, timeout: float) -> Path:
     return out
 
 
-def _build(engine: str, folder: Path, archive: Path, timeout: float, mem_gb: float) -> dict:
-    out = folder / engine
+def snapshot(spec: str, folder: Path) -> Path:
+    """``REV[+FIX…]`` as a folder to run from: ``git archive REV``, each FIX's own change
+    applied on top (``git show FIX``), and this checkout's ``bench/`` in place of the
+    commit's (the same harness for both sides)."""
+    rev, *fixes = spec.split("+")
+    out = folder / "baseline-code"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    for fix in fixes:
+        patch = subprocess.run(["git", "show", "--format=", fix], cwd=ROOT,
+                               capture_output=True, check=True).stdout
+        subprocess.run(["git", "apply", "-p1"], input=patch, cwd=out, check=True)
+    shutil.rmtree(out / "bench", ignore_errors=True)
+    shutil.copytree(BENCH, out / "bench", ignore=shutil.ignore_patterns("__pycache__"))
+    return out
+
+
+def _build(engine: str, folder: Path, archive: Path, timeout: float, mem_gb: float,
+           name: str | None = None, cwd: Path = ROOT) -> dict:
+    out = folder / (name or engine)
     out.mkdir()
     cmd = [sys.executable, "-m", "bench.build_one", engine, str(out), str(archive)]
-    res = run_measured(cmd, timeout=timeout, mem_limit_mb=mem_gb * 1024)
+    res = run_measured(cmd, cwd=cwd, timeout=timeout, mem_limit_mb=mem_gb * 1024)
     rec = {"out": str(out), "wall_s": rnd(res.wall_s, 2), "cpu_s": rnd(res.cpu_s, 2),
            "peak_tree_pss_mb": rnd(res.peak_tree_pss_mb, 1),
            "maxrss_mb": rnd(res.maxrss_mb, 1)}
@@ -123,13 +151,13 @@ def _build(engine: str, folder: Path, archive: Path, timeout: float, mem_gb: flo
 
 
 def _latency(engine: str, out: Path, queries: Path, runs: int, budget: float,
-             timeout: float) -> dict:
+             timeout: float, cwd: Path = ROOT) -> dict:
     from bench.latency import load_queries, summarise
 
-    per_file = out.parent / f"latencies-{engine}.json"
+    per_file = out.parent / f"latencies-{out.name}.json"
     cmd = [sys.executable, "-m", "bench.probe", engine, str(out), str(queries), "0",
            "--runs", str(runs), "--budget", str(budget), "--latencies", str(per_file)]
-    res = run_measured(cmd, timeout=timeout)
+    res = run_measured(cmd, cwd=cwd, timeout=timeout)
     if res.returncode != 0:
         return {"error": " / ".join(res.stderr.strip().splitlines()[-3:])}
     probe = json.loads(res.stdout.strip().splitlines()[-1])
@@ -148,7 +176,8 @@ def _latency(engine: str, out: Path, queries: Path, runs: int, budget: float,
 
 
 def _one(ws: Workspace, label: str, n: int, source: Path, runs: int, budget: float,
-         build_timeout: float, mem_gb: float, keep: bool) -> dict:
+         build_timeout: float, mem_gb: float, keep: bool,
+         baseline_code: Path | None = None) -> dict:
     folder = ws.root / "scale" / label
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -158,23 +187,28 @@ def _one(ws: Workspace, label: str, n: int, source: Path, runs: int, budget: flo
     queries = _queries(folder, gen["path"], n, timeout=build_timeout)
     result: dict = {"articles": n, "archive_mb": gen["mb"],
                     "generate": {k: gen[k] for k in ("wall_s", "cpu_s")}, "engines": {}}
-    for engine in ENGINES:
-        log(f"scale {label}: {engine} build")
-        rec = _build(engine, folder, gen["path"], build_timeout, mem_gb)
+    # Today's searchsvc, the baseline's right after it (the machine as alike as it gets),
+    # then the peers.
+    runs_of = [(engine, engine, ROOT) for engine in ENGINES]
+    if baseline_code is not None:
+        runs_of.insert(1, (SAME_RUN, "searchsvc", baseline_code))
+    for name, engine, cwd in runs_of:
+        log(f"scale {label}: {name} build")
+        rec = _build(engine, folder, gen["path"], build_timeout, mem_gb, name, cwd)
         if "error" not in rec:
-            log(f"  {engine}: {rec['wall_s']:.1f} s wall, {rec['cpu_s']:.1f} s CPU, peak PSS "
+            log(f"  {name}: {rec['wall_s']:.1f} s wall, {rec['cpu_s']:.1f} s CPU, peak PSS "
                 f"{rec['peak_tree_pss_mb']:.0f} MB, index {rec['index_mb']:.0f} MB; latency run")
             rec.update(_latency(engine, Path(rec["out"]), queries, runs, budget,
-                                timeout=max(600, 12 * budget * 8)))
-            log(f"  {engine}: p50 {rec.get('p50_ms')} ms, p95 {rec.get('p95_ms')} ms, first-run "
+                                timeout=max(600, 12 * budget * 8), cwd=cwd))
+            log(f"  {name}: p50 {rec.get('p50_ms')} ms, p95 {rec.get('p95_ms')} ms, first-run "
                 f"p50 {rec.get('first_p50_ms')} ms, p95 {rec.get('first_p95_ms')} ms, worker RSS "
                 f"{rec.get('worker_rss_mb')} MB")
         else:
-            log(f"  {engine}: {rec['error']}")
+            log(f"  {name}: {rec['error']}")
         rec.pop("out")
-        result["engines"][engine] = rec
+        result["engines"][name] = rec
         if not keep:
-            shutil.rmtree(folder / engine, ignore_errors=True)
+            shutil.rmtree(folder / name, ignore_errors=True)
     result["disk_mb_at_end"] = rnd(dir_size(folder) / 1e6, 1)
     if not keep:
         shutil.rmtree(folder, ignore_errors=True)
@@ -204,8 +238,14 @@ def growth(scales: dict) -> dict:
 
 
 def baseline_check(result: dict, baseline: dict | None) -> dict | None:
-    """At 1x, each measure of searchsvc against the saved baseline (ratio; > 1 = worse)."""
-    one = result.get("scales", {}).get("1x", {}).get("engines", {}).get("searchsvc")
+    """At 1x, each measure of searchsvc against the baseline (ratio; > 1 = worse): the one
+    measured in this run if there is one, else the saved one."""
+    engines = result.get("scales", {}).get("1x", {}).get("engines", {})
+    one = engines.get("searchsvc")
+    same_run = engines.get(SAME_RUN)
+    if same_run and "error" not in same_run:
+        baseline = _flat(same_run) | {"saved": "this run",
+                                      "commit": result.get("baseline_commit")}
     if not one or not baseline:
         return None
     now = _flat(one)
@@ -217,7 +257,7 @@ def baseline_check(result: dict, baseline: dict | None) -> dict | None:
 
 def run(ws: Workspace, scales: list[tuple[str, int]], runs: int = 3, budget: float = 15,
         build_timeout: float = 1800, mem_gb: float = 12, keep: bool = False,
-        save_baseline: bool = False) -> dict:
+        save_baseline: bool = False, baseline_commit: str | None = None) -> dict:
     started = time.perf_counter()
     if ws.smoke:
         source = write_jsonl(ws.root / "scale-source.jsonl", seed_records())
@@ -225,10 +265,12 @@ def run(ws: Workspace, scales: list[tuple[str, int]], runs: int = 3, budget: flo
         source = ws.corpus_dir / REUTERS_JSONL
     out: dict = {"requested": [label for label, _ in scales], "runs": runs,
                  "budget_per_kind_s": budget, "build_timeout_s": build_timeout,
-                 "max_build_gb": mem_gb, "sample": SAMPLE, "scales": {}}
+                 "max_build_gb": mem_gb, "sample": SAMPLE, "scales": {},
+                 "baseline_commit": baseline_commit}
+    code = snapshot(baseline_commit, ws.root) if baseline_commit else None
     for label, n in scales:
         out["scales"][label] = _one(ws, label, n, source, runs, budget, build_timeout, mem_gb,
-                                    keep)
+                                    keep, code if label == "1x" else None)
     out["growth"] = growth(out["scales"])
     baseline = None
     if BASELINE.exists() and not ws.smoke:
